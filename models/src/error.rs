@@ -1,0 +1,51 @@
+//! The models crate's error type: each variant says which file, field or stage is at fault.
+
+use std::path::PathBuf;
+
+/// A failure to load or run a model.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file the checkpoint needs is not there.
+    #[error("{path}: missing ({what})")]
+    MissingFile { path: PathBuf, what: &'static str },
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A config file is not valid JSON for the expected shape.
+    #[error("{path}: not a valid config: {source}")]
+    Config {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A config asks for something this implementation does not support.
+    #[error("{path}: field `{field}`: {message}")]
+    Unsupported {
+        path: PathBuf,
+        field: &'static str,
+        message: String,
+    },
+    /// A checkpoint's weights do not fit the model (a missing key, a wrong shape, a foreign file).
+    #[error("{path}: {source}")]
+    Weights {
+        path: PathBuf,
+        #[source]
+        source: candle_core::Error,
+    },
+    /// The caller's input is unusable (an empty prompt, a length out of range).
+    #[error("{0}")]
+    Input(String),
+    /// A tensor operation failed while running a model.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// The work was cancelled by its caller.
+    #[error("cancelled")]
+    Cancelled,
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,23 @@
+//! The paper's chain of four models in candle, on local files only: no tokio, no axum, no hub.
+//!
+//! # Layout
+//! - [`error`]: the crate's one error type; every failure names the file or field at fault.
+//! - [`checkpoint`]: finding and opening a checkpoint directory in the Hugging Face layout
+//!   (`config.json`, `model.safetensors` or `pytorch_model.bin`, `tokenizer.json`).
+//! - [`device`]: choosing the compute device and dtype (CPU, or CUDA with the `cuda` feature).
+//!
+//! # Plan
+//! The models arrive one issue at a time, each in its own module following the candle shape
+//! (a serde `Config` with the checkpoint's field names and a `validate()`, `Model::new(&cfg, vb)`
+//! with checkpoint key names, `&mut self` KV caches):
+//! - `musicgen`, `t5`, `encodec_stream`: MusicGen-small composing, streamed as PCM chunks.
+//! - `resnet_bigru`, `clip_zero_shot`, `train`: the emotion labeller and its training.
+//! - `blip`, `falcon_rw`: the emotion-conditioned caption and the musical description.
+//! - `pipeline`: the four stages and the paper's variants, with events and cancellation.
+//! - `tiny`: tiny random-weight model sets in the real layouts, for demos and tests.
+
+pub mod checkpoint;
+pub mod device;
+pub mod error;
+
+pub use error::{Error, Result};

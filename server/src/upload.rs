@@ -1,0 +1,121 @@
+//! Checking an uploaded image before anything keeps it: the format by content sniffing (JPEG,
+//! PNG, WebP only), the pixel count from the header before decoding (against decompression
+//! bombs), a full decode with memory limits, and the EXIF orientation applied to the size.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+
+/// A decodable upload.
+#[derive(Debug)]
+pub struct Inspected {
+    /// `image/jpeg`, `image/png` or `image/webp`.
+    pub mime: &'static str,
+    /// The decoded image, EXIF orientation applied.
+    pub image: DynamicImage,
+}
+
+/// Why an upload is refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UploadError {
+    #[error("only JPEG, PNG and WebP images are accepted; this file is {0}")]
+    UnsupportedFormat(String),
+    #[error(
+        "the image is {width}×{height} pixels; the most this server accepts is {max} pixels in all"
+    )]
+    TooManyPixels { width: u32, height: u32, max: u64 },
+    #[error("the image could not be decoded: {0}")]
+    Undecodable(String),
+}
+
+/// Checks and decodes an upload.
+pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, UploadError> {
+    let format = image::guess_format(bytes)
+        .map_err(|_| UploadError::UnsupportedFormat("not a recognised image".into()))?;
+    let mime = match format {
+        ImageFormat::Jpeg => "image/jpeg",
+        ImageFormat::Png => "image/png",
+        ImageFormat::WebP => "image/webp",
+        other => {
+            return Err(UploadError::UnsupportedFormat(
+                other.to_mime_type().to_string(),
+            ));
+        }
+    };
+    let undecodable = |e: image::ImageError| UploadError::Undecodable(e.to_string());
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    // Room for the largest accepted image at 16 bytes a pixel (RGBA, 32-bit float), plus slack.
+    limits.max_alloc = Some(max_pixels.saturating_mul(16).saturating_add(64 << 20));
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(undecodable)?;
+    let (width, height) = decoder.dimensions();
+    if width == 0 || height == 0 {
+        return Err(UploadError::Undecodable("the image has no pixels".into()));
+    }
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(UploadError::TooManyPixels {
+            width,
+            height,
+            max: max_pixels,
+        });
+    }
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
+    image.apply_orientation(orientation);
+    Ok(Inspected { mime, image })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let mut out = Vec::new();
+        DynamicImage::new_rgb8(width, height)
+            .write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn accepts_a_png_and_reports_its_size() {
+        let inspected = inspect(&png(4, 3), 100).unwrap();
+        assert_eq!(inspected.mime, "image/png");
+        assert_eq!((inspected.image.width(), inspected.image.height()), (4, 3));
+    }
+
+    #[test]
+    fn refuses_by_content_not_by_name() {
+        let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;";
+        assert!(matches!(
+            inspect(gif, 100),
+            Err(UploadError::UnsupportedFormat(f)) if f.contains("gif")
+        ));
+        assert!(matches!(
+            inspect(b"hello, world", 100),
+            Err(UploadError::UnsupportedFormat(_))
+        ));
+    }
+
+    #[test]
+    fn refuses_too_many_pixels_before_decoding() {
+        assert_eq!(
+            inspect(&png(20, 10), 199).unwrap_err(),
+            UploadError::TooManyPixels {
+                width: 20,
+                height: 10,
+                max: 199
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_a_truncated_image() {
+        let bytes = png(64, 64);
+        let err = inspect(&bytes[..bytes.len() / 2], 1_000_000).unwrap_err();
+        assert!(matches!(err, UploadError::Undecodable(_)), "{err}");
+    }
+}

@@ -1,0 +1,374 @@
+//! One WebSocket session: the handshake, then requests and answers, until either side closes or
+//! the server shuts down. Generic over the socket's sink and stream, so tests drive it through
+//! channels. A send task owns the sink; the receive loop answers through a channel to it.
+
+use std::fmt::Display;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, close_code};
+use ekphrasis_shared::{
+    ClientMsg, ErrorCode, GenerateRequest, ImageRef, PROTOCOL_VERSION, ServerMsg,
+};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::SERVER_NAME;
+use crate::state::AppState;
+use crate::store::ImageStore;
+
+/// How long a client has to send its hello.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What a session needs from the server.
+#[derive(Clone)]
+pub struct SessionContext {
+    pub images: ImageStore,
+    pub models_unavailable: Arc<str>,
+    pub shutdown: CancellationToken,
+}
+
+impl From<&AppState> for SessionContext {
+    fn from(state: &AppState) -> Self {
+        Self {
+            images: state.images.clone(),
+            models_unavailable: state.models_unavailable.clone(),
+            shutdown: state.shutdown.clone(),
+        }
+    }
+}
+
+/// Runs a session to its end.
+pub async fn run<Tx, Rx, E>(sink: Tx, stream: Rx, ctx: SessionContext)
+where
+    Tx: Sink<Message> + Unpin,
+    Tx::Error: Display,
+    Rx: Stream<Item = Result<Message, E>> + Unpin,
+    E: Display,
+{
+    let (out, outbox) = mpsc::channel(64);
+    let receiving = async move {
+        let mut session = Session { out, ctx };
+        session.receive(stream).await;
+    };
+    tokio::join!(send_all(sink, outbox), receiving);
+}
+
+/// Forwards queued messages to the socket until the receive side is done, then closes it.
+async fn send_all<Tx>(mut sink: Tx, mut outbox: mpsc::Receiver<Message>)
+where
+    Tx: Sink<Message> + Unpin,
+    Tx::Error: Display,
+{
+    while let Some(message) = outbox.recv().await {
+        let closing = matches!(message, Message::Close(_));
+        if let Err(e) = sink.send(message).await {
+            tracing::debug!(error = %e, "websocket send failed");
+            return;
+        }
+        if closing {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
+
+struct Session {
+    out: mpsc::Sender<Message>,
+    ctx: SessionContext,
+}
+
+/// Enough of a hello to tell a protocol mismatch from a malformed first message.
+#[derive(Deserialize)]
+struct HelloProbe {
+    #[serde(rename = "type")]
+    kind: String,
+    protocol: Option<serde_json::Value>,
+}
+
+impl Session {
+    async fn receive<Rx, E>(&mut self, mut stream: Rx)
+    where
+        Rx: Stream<Item = Result<Message, E>> + Unpin,
+        E: Display,
+    {
+        self.send(ServerMsg::Hello {
+            protocol: PROTOCOL_VERSION,
+            server: SERVER_NAME.into(),
+        })
+        .await;
+        if !self.handshake(&mut stream).await {
+            return;
+        }
+        loop {
+            let next = tokio::select! {
+                () = self.ctx.shutdown.cancelled() => {
+                    self.close(close_code::AWAY, "the server is shutting down").await;
+                    return;
+                }
+                next = stream.next() => next,
+            };
+            match next {
+                None | Some(Ok(Message::Close(_))) => return,
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "websocket receive failed");
+                    return;
+                }
+                Some(Ok(Message::Text(text))) => self.on_text(&text).await,
+                Some(Ok(Message::Binary(_))) => {
+                    self.error(
+                        ErrorCode::MalformedMessage,
+                        "clients send no binary messages in protocol 1",
+                    )
+                    .await;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            }
+        }
+    }
+
+    /// Waits for the client's hello; on anything else answers an error and closes.
+    async fn handshake<Rx, E>(&mut self, stream: &mut Rx) -> bool
+    where
+        Rx: Stream<Item = Result<Message, E>> + Unpin,
+        E: Display,
+    {
+        let first = tokio::select! {
+            () = self.ctx.shutdown.cancelled() => {
+                self.close(close_code::AWAY, "the server is shutting down").await;
+                return false;
+            }
+            first = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.next()) => first,
+        };
+        let text = match first {
+            Err(_elapsed) => {
+                return self
+                    .refuse(
+                        ErrorCode::HandshakeRequired,
+                        format!("no hello within {} s", HANDSHAKE_TIMEOUT.as_secs()),
+                    )
+                    .await;
+            }
+            Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return false,
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(Some(Ok(_))) => {
+                return self
+                    .refuse(
+                        ErrorCode::HandshakeRequired,
+                        "the first message must be a JSON hello",
+                    )
+                    .await;
+            }
+        };
+        match serde_json::from_str::<HelloProbe>(&text) {
+            Ok(probe) if probe.kind == "hello" => {
+                let protocol = probe.protocol.as_ref().and_then(|v| v.as_u64());
+                if protocol == Some(u64::from(PROTOCOL_VERSION)) {
+                    tracing::debug!("handshake complete");
+                    return true;
+                }
+                let theirs = probe.protocol.map_or("none".to_string(), |v| v.to_string());
+                self.refuse(
+                    ErrorCode::ProtocolMismatch,
+                    format!(
+                        "this server speaks protocol {PROTOCOL_VERSION} and the client speaks \
+                         protocol {theirs}: reload the page to get the matching app"
+                    ),
+                )
+                .await
+            }
+            _ => {
+                self.refuse(
+                    ErrorCode::HandshakeRequired,
+                    "the first message must be a hello with the protocol version",
+                )
+                .await
+            }
+        }
+    }
+
+    async fn on_text(&mut self, text: &str) {
+        match serde_json::from_str::<ClientMsg>(text) {
+            Err(e) => {
+                self.error(
+                    ErrorCode::MalformedMessage,
+                    format!("the message could not be read: {e}"),
+                )
+                .await;
+            }
+            Ok(ClientMsg::Hello { .. }) => {
+                self.error(ErrorCode::MalformedMessage, "the handshake is already done")
+                    .await;
+            }
+            Ok(ClientMsg::Generate(request)) => {
+                let answer = self.generate(&request);
+                self.send(answer).await;
+            }
+            // No job runs on this connection, so there is nothing to stop.
+            Ok(ClientMsg::Cancel) => {}
+        }
+    }
+
+    /// Checks a request; while this build has no model runtime, a valid request is answered
+    /// `models_unavailable`.
+    fn generate(&self, request: &GenerateRequest) -> ServerMsg {
+        let settings = match request.resolve(rand::random) {
+            Ok(settings) => settings,
+            Err(e) => return ServerMsg::error(ErrorCode::InvalidRequest, e.to_string()),
+        };
+        match &settings.image {
+            ImageRef::Upload(id) if !self.ctx.images.contains(id) => {
+                return ServerMsg::error(
+                    ErrorCode::ImageNotFound,
+                    "that image is not on this server: upload it again",
+                );
+            }
+            ImageRef::Gallery(item) => {
+                return ServerMsg::error(
+                    ErrorCode::ImageNotFound,
+                    format!("this server has no gallery item `{item}`"),
+                );
+            }
+            ImageRef::Upload(_) => {}
+        }
+        ServerMsg::error(
+            ErrorCode::ModelsUnavailable,
+            format!("music cannot be made here: {}", self.ctx.models_unavailable),
+        )
+    }
+
+    async fn send(&self, message: ServerMsg) {
+        let text = serde_json::to_string(&message).expect("server messages serialise");
+        // A closed socket means the client left; the receive loop notices on its own.
+        let _ = self.out.send(Message::Text(text.into())).await;
+    }
+
+    async fn error(&self, code: ErrorCode, message: impl Into<String>) {
+        self.send(ServerMsg::error(code, message)).await;
+    }
+
+    /// Answers an error, closes with "protocol error", and reports the handshake failed.
+    async fn refuse(&self, code: ErrorCode, message: impl Into<String>) -> bool {
+        let message = message.into();
+        tracing::info!(?code, %message, "handshake refused");
+        self.error(code, message).await;
+        self.close(close_code::PROTOCOL, "handshake failed").await;
+        false
+    }
+
+    async fn close(&self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = self.out.send(Message::Close(Some(frame))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::channel::mpsc as fmpsc;
+
+    use super::*;
+
+    struct Harness {
+        to_server: fmpsc::UnboundedSender<Result<Message, std::convert::Infallible>>,
+        from_server: fmpsc::UnboundedReceiver<Message>,
+        task: tokio::task::JoinHandle<()>,
+        _data: tempfile::TempDir,
+    }
+
+    fn start() -> Harness {
+        let data = tempfile::tempdir().unwrap();
+        let ctx = SessionContext {
+            images: ImageStore::open(data.path()).unwrap(),
+            models_unavailable: "no models here".into(),
+            shutdown: CancellationToken::new(),
+        };
+        let (to_server, rx) = fmpsc::unbounded();
+        let (tx, from_server) = fmpsc::unbounded();
+        let task = tokio::spawn(run(tx, rx, ctx));
+        Harness {
+            to_server,
+            from_server,
+            task,
+            _data: data,
+        }
+    }
+
+    impl Harness {
+        fn send(&self, text: &str) {
+            self.to_server
+                .unbounded_send(Ok(Message::Text(text.into())))
+                .unwrap();
+        }
+
+        async fn next(&mut self) -> Message {
+            self.from_server.next().await.expect("the server sent more")
+        }
+
+        async fn next_json(&mut self) -> ServerMsg {
+            match self.next().await {
+                Message::Text(text) => serde_json::from_str(&text).unwrap(),
+                other => panic!("expected text, got {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn hello_then_generate_is_answered_without_models() {
+        let mut h = start();
+        assert!(matches!(
+            h.next_json().await,
+            ServerMsg::Hello { protocol: 1, .. }
+        ));
+        h.send(r#"{"type":"hello","protocol":1}"#);
+        h.send(&format!(
+            r#"{{"type":"generate","image":{{"upload":"{}"}}}}"#,
+            "0".repeat(64)
+        ));
+        let ServerMsg::Error { code, .. } = h.next_json().await else {
+            panic!("expected an error")
+        };
+        assert_eq!(code, ErrorCode::ImageNotFound);
+        h.send(r#"{"type":"generate","image":{"gallery":"x"},"seconds":500}"#);
+        let ServerMsg::Error { code, message, .. } = h.next_json().await else {
+            panic!("expected an error")
+        };
+        assert_eq!(code, ErrorCode::InvalidRequest);
+        assert!(message.starts_with("seconds"), "{message}");
+        drop(h.to_server);
+        h.task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_wrong_protocol_is_refused_and_closed() {
+        let mut h = start();
+        h.next_json().await;
+        h.send(r#"{"type":"hello","protocol":99,"agent":"future"}"#);
+        let ServerMsg::Error { code, message, .. } = h.next_json().await else {
+            panic!("expected an error")
+        };
+        assert_eq!(code, ErrorCode::ProtocolMismatch);
+        assert!(message.contains("99"), "{message}");
+        let Message::Close(Some(frame)) = h.next().await else {
+            panic!("expected a close")
+        };
+        assert_eq!(frame.code, close_code::PROTOCOL);
+        h.task.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_request_before_the_hello_is_refused() {
+        let mut h = start();
+        h.next_json().await;
+        h.send(r#"{"type":"cancel"}"#);
+        let ServerMsg::Error { code, .. } = h.next_json().await else {
+            panic!("expected an error")
+        };
+        assert_eq!(code, ErrorCode::HandshakeRequired);
+        assert!(matches!(h.next().await, Message::Close(Some(_))));
+    }
+}

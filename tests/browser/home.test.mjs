@@ -1,0 +1,71 @@
+// The home page in Chromium against the real server: the handshake completes, an upload shows
+// its preview and size, and composing shows the server's models_unavailable error in words.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { landscapePng, launchBrowser, openPage, startServer } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('upload, handshake and the models_unavailable error shown to the person', async () => {
+  const { page, errors } = await openPage(browser, server.url);
+  const connection = page.locator('[data-testid=connection]');
+  await connection.and(page.locator('[data-state=connected]')).waitFor({ timeout: 20_000 });
+
+  await page.locator('input[data-testid=file-input]').setInputFiles({
+    name: 'landscape.png',
+    mimeType: 'image/png',
+    buffer: landscapePng(64, 48),
+  });
+  await page.locator('[data-testid=preview]').waitFor();
+  const status = page.locator('[data-testid=upload-status][data-state=uploaded]');
+  await status.waitFor({ timeout: 20_000 });
+  assert.match(await status.innerText(), /64\s*×\s*48/);
+
+  const compose = page.locator('[data-testid=compose]');
+  await compose.click();
+  const error = page.locator('[data-testid=error][data-code=models_unavailable]');
+  await error.waitFor({ timeout: 20_000 });
+  assert.match(await error.innerText(), /models/i);
+  assert.deepEqual(errors, []);
+});
+
+test('a file that is not an image gets a plain-words refusal', async () => {
+  const { page, errors } = await openPage(browser, server.url);
+  await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
+  // Declared as PNG so the browser sends it; the server sniffs the content and refuses it.
+  await page.locator('input[data-testid=file-input]').setInputFiles({
+    name: 'notes.png',
+    mimeType: 'image/png',
+    buffer: Buffer.from('these are notes, not a painting'),
+  });
+  const refusal = page.locator('[data-testid=error][data-code=unsupported_media_type]');
+  await refusal.waitFor({ timeout: 20_000 });
+  assert.ok((await refusal.innerText()).length > 10);
+  await page.locator('[data-testid=upload-status][data-state=failed]').waitFor();
+  assert.deepEqual(errors, []);
+});
+
+test('the page fits a phone screen, and a deep link opens the app', async () => {
+  const { page, errors } = await openPage(browser, `${server.url}/t/AAAAAAAAAAAAAAAAAAAAAA`, {
+    width: 390,
+    height: 844,
+  });
+  await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page is ${overflow}px wider than the phone screen`);
+  if (process.env.EKPHRASIS_SCREENSHOTS) {
+    await page.screenshot({ path: `${process.env.EKPHRASIS_SCREENSHOTS}/phone.png`, fullPage: true });
+  }
+  assert.deepEqual(errors, []);
+});

@@ -1,0 +1,50 @@
+//! `cargo xtask`: the project's tasks, so that two commands do everything.
+//!
+//! - `cargo xtask serve [SERVER FLAGS]`: install missing tools, build the app and the server in
+//!   release mode, and serve at <http://127.0.0.1:8080> (flags go to `ekphrasis serve`).
+//! - `cargo xtask test`: install missing tools, then rustfmt, clippy, every Rust test, the
+//!   release wasm build and the browser tests, ending with the runners' summary lines.
+//! - `cargo xtask tools`: only install (or check) the tools.
+//! - `cargo xtask build-app`: only build the app into `dist/`.
+
+mod cmd;
+mod serve;
+mod summary;
+mod test;
+mod tools;
+
+use std::path::PathBuf;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("serve") => serve::run(&args[1..]),
+        Some("test") => test::run(),
+        Some("tools") => tools::Tools::ensure(tools::Need::Everything).map(|_| ()),
+        Some("build-app") => tools::Tools::ensure(tools::Need::Build).and_then(|t| t.build_app()),
+        _ => {
+            eprintln!("{}", usage());
+            std::process::exit(2);
+        }
+    };
+    if let Err(err) = result {
+        eprintln!("xtask: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn usage() -> &'static str {
+    "usage: cargo xtask <serve [SERVER FLAGS] | test | tools | build-app>\n\
+     \n  serve      build the app and the server, then serve (flags go to `ekphrasis serve`)\
+     \n  test       rustfmt, clippy, all Rust tests, the wasm build and the browser tests\
+     \n  tools      install the pinned tools only\
+     \n  build-app  build the web app into dist/"
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}

@@ -1,0 +1,105 @@
+//! `cargo xtask test`: every check the project has, in the order a failure is cheapest to find,
+//! ending with one summary line per runner and a total.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+use crate::cmd;
+use crate::summary::Counts;
+use crate::tools::{Need, Tools};
+
+pub fn run() -> anyhow::Result<()> {
+    let root = crate::root();
+    let tools = Tools::ensure(Need::Everything)?;
+    let cargo = |args: &[&str]| {
+        let mut command = Command::new("cargo");
+        command.args(args).current_dir(&root);
+        command
+    };
+
+    cmd::run(&mut cargo(&["fmt", "--all", "--", "--check"]))
+        .context("rustfmt: run `cargo fmt --all`")?;
+    cmd::run(&mut cargo(&[
+        "clippy",
+        "--workspace",
+        "--exclude",
+        "ekphrasis-app",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    cmd::run(&mut cargo(&[
+        "clippy",
+        "-p",
+        "ekphrasis-app",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+
+    let mut rust = Counts::default();
+    let rust_ok = cmd::run_teed(
+        &mut cargo(&[
+            "test",
+            "--workspace",
+            "--exclude",
+            "ekphrasis-app",
+            "--no-fail-fast",
+        ]),
+        |line| rust.add_cargo_line(line),
+    )?;
+
+    tools.build_app()?;
+    // Normally already built by the tests above; the browser tests start this binary.
+    cmd::run(&mut cargo(&["build", "-p", "ekphrasis-server"]))?;
+    let server = target_dir().join("debug").join("ekphrasis");
+
+    let mut browser = Counts::default();
+    let mut node = Command::new("node");
+    node.args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
+        .args(browser_test_files()?)
+        .current_dir(&root)
+        .env("EKPHRASIS_BIN", &server)
+        .env("EKPHRASIS_DIST", root.join("dist"))
+        .env(
+            "CHROMIUM_PATH",
+            tools.chromium.as_ref().expect("asked for chromium"),
+        );
+    let browser_ok = cmd::run_teed(&mut node, |line| browser.add_tap_line(line))?;
+
+    println!();
+    println!("{}", rust.line("rust"));
+    println!("{}", browser.line("browser"));
+    println!("{}", rust.plus(browser).line("total"));
+    if !rust_ok || !browser_ok || rust.failed + browser.failed > 0 {
+        bail!("tests failed");
+    }
+    Ok(())
+}
+
+/// Where cargo puts its builds.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::root().join("target"))
+}
+
+fn browser_test_files() -> anyhow::Result<Vec<PathBuf>> {
+    let dir = crate::root().join("tests").join("browser");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.to_string_lossy().ends_with(".test.mjs"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("no browser tests (*.test.mjs) in {}", dir.display());
+    }
+    Ok(files)
+}
