@@ -1,0 +1,181 @@
+//! Choosing the painting: drop, paste, file chooser or camera; its preview; and its upload.
+
+use leptos::ev;
+use leptos::html;
+use leptos::logging::warn;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use web_sys::{File, FileList, HtmlInputElement, Url};
+
+use crate::api;
+use crate::components::problem_notice::ProblemNotice;
+use crate::upload::{ACCEPTED_TYPES, UploadState, check_file};
+
+/// The drop zone, the buttons that open the file chooser and the camera, and the upload state.
+#[component]
+pub fn Uploader(upload: RwSignal<UploadState>) -> impl IntoView {
+    let preview = RwSignal::new(None::<String>);
+    let attempt = StoredValue::new(0u32);
+    let drag_depth = RwSignal::new(0i32);
+    let file_input = NodeRef::<html::Input>::new();
+    let camera_input = NodeRef::<html::Input>::new();
+
+    let choose = move |file: File| {
+        attempt.update_value(|count| *count += 1);
+        let this_attempt = attempt.get_value();
+        if let Some(old) = preview.get_untracked() {
+            // Only fails for a URL that is already gone.
+            let _ = Url::revoke_object_url(&old);
+        }
+        if let Err(problem) = check_file(&file.type_(), file.size()) {
+            preview.set(None);
+            upload.set(UploadState::Failed(problem));
+            return;
+        }
+        preview.set(Url::create_object_url_with_blob(&file).ok());
+        upload.set(UploadState::Uploading);
+        spawn_local(async move {
+            let result = api::upload_image(&file).await;
+            // A later choice wins over this one.
+            if attempt.get_value() != this_attempt {
+                return;
+            }
+            upload.set(match result {
+                Ok(image) => UploadState::Uploaded(image),
+                Err(error) => {
+                    warn!("upload failed: {error}");
+                    UploadState::Failed(error.problem())
+                }
+            });
+        });
+    };
+
+    let paste = window_event_listener(ev::paste, move |event| {
+        let pasted = event.clipboard_data().and_then(|data| data.files());
+        if let Some(file) = pasted.as_ref().and_then(first_image) {
+            event.prevent_default();
+            choose(file);
+        }
+    });
+    on_cleanup(move || paste.remove());
+
+    let on_chosen = move |event: ev::Event| {
+        let input = event_target::<HtmlInputElement>(&event);
+        if let Some(file) = input.files().as_ref().and_then(first_image) {
+            choose(file);
+        }
+        // Choosing the same file again should upload it again.
+        input.set_value("");
+    };
+    let drag_enter = move |event: ev::DragEvent| {
+        event.prevent_default();
+        drag_depth.update(|depth| *depth += 1);
+    };
+    let drag_leave =
+        move |_: ev::DragEvent| drag_depth.update(|depth| *depth = (*depth - 1).max(0));
+    let drop = move |event: ev::DragEvent| {
+        event.prevent_default();
+        drag_depth.set(0);
+        let dropped = event.data_transfer().and_then(|data| data.files());
+        if let Some(file) = dropped.as_ref().and_then(first_image) {
+            choose(file);
+        }
+    };
+    let open = move |input: NodeRef<html::Input>| {
+        if let Some(input) = input.get() {
+            input.click();
+        }
+    };
+
+    view! {
+        <section class="card uploader" aria-labelledby="painting-title">
+            <h2 id="painting-title">"The painting"</h2>
+            <div
+                class="dropzone"
+                class:dragging=move || { drag_depth.get() > 0 }
+                on:dragenter=drag_enter
+                on:dragover=|event: ev::DragEvent| event.prevent_default()
+                on:dragleave=drag_leave
+                on:drop=drop
+            >
+                <Show
+                    when=move || preview.with(Option::is_some)
+                    fallback=|| {
+                        view! {
+                            <p class="dropzone-hint">
+                                "Drop a painting here, paste one, or choose a file."
+                            </p>
+                        }
+                    }
+                >
+                    <img
+                        class="preview"
+                        data-testid="preview"
+                        src=move || preview.get()
+                        alt="The painting you chose"
+                    />
+                </Show>
+                <div class="dropzone-actions">
+                    <button type="button" class="button" on:click=move |_| open(file_input)>
+                        "Choose image"
+                    </button>
+                    <button
+                        type="button"
+                        class="button secondary"
+                        on:click=move |_| open(camera_input)
+                    >
+                        "Take photo"
+                    </button>
+                </div>
+                <p class="hint">"JPEG, PNG or WebP, up to 20 MB."</p>
+            </div>
+            <input
+                type="file"
+                class="visually-hidden"
+                data-testid="file-input"
+                accept=ACCEPTED_TYPES
+                aria-label="Choose an image file"
+                tabindex="-1"
+                node_ref=file_input
+                on:change=on_chosen
+            />
+            <input
+                type="file"
+                class="visually-hidden"
+                data-testid="camera-input"
+                accept=ACCEPTED_TYPES
+                capture="environment"
+                aria-label="Take a photo of a painting"
+                tabindex="-1"
+                node_ref=camera_input
+                on:change=on_chosen
+            />
+            <p
+                class="upload-status"
+                data-testid="upload-status"
+                data-state=move || upload.with(UploadState::name)
+                role="status"
+            >
+                {move || upload.with(UploadState::words)}
+            </p>
+            {move || {
+                upload
+                    .with(|state| match state {
+                        UploadState::Failed(problem) => Some(problem.clone()),
+                        _ => None,
+                    })
+                    .map(|problem| view! { <ProblemNotice problem=problem /> })
+            }}
+        </section>
+    }
+}
+
+/// The first image in a list of files, or else the first file (which the checks will refuse).
+fn first_image(files: &FileList) -> Option<File> {
+    let all: Vec<File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
+    let image = all
+        .iter()
+        .position(|file| file.type_().starts_with("image/"))
+        .unwrap_or(0);
+    all.into_iter().nth(image)
+}
