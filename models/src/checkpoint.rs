@@ -20,6 +20,16 @@ pub enum WeightFiles {
     PytorchBin(PathBuf),
 }
 
+impl WeightFiles {
+    /// The file to name in an error about the weights.
+    pub fn first(&self) -> &Path {
+        match self {
+            WeightFiles::Safetensors(paths) => &paths[0],
+            WeightFiles::PytorchBin(path) => path,
+        }
+    }
+}
+
 /// A local checkpoint directory.
 #[derive(Clone, Debug)]
 pub struct CheckpointDir {

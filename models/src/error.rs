@@ -29,6 +29,9 @@ pub enum Error {
         field: &'static str,
         message: String,
     },
+    /// A tokenizer file could not be loaded.
+    #[error("{path}: not a usable tokenizer: {message}")]
+    Tokenizer { path: PathBuf, message: String },
     /// A checkpoint's weights do not fit the model (a missing key, a wrong shape, a foreign file).
     #[error("{path}: {source}")]
     Weights {

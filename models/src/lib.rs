@@ -5,6 +5,12 @@
 //! - [`checkpoint`]: finding and opening a checkpoint directory in the Hugging Face layout
 //!   (`config.json`, `model.safetensors` or `pytorch_model.bin`, `tokenizer.json`).
 //! - [`device`]: choosing the compute device and dtype (CPU, or CUDA with the `cuda` feature).
+//! - [`encodec`]: the EnCodec 32 kHz decoder (codes → waveform) that MusicGen uses.
+//! - [`encodec_stream`]: streaming EnCodec decoding, equal to the whole-at-once decode.
+//! - [`musicgen`]: MusicGen-small: T5 text encoder, the delayed-codebook decoder with guidance
+//!   and sampling, frames streamed as they are made.
+//! - [`random_weights`]: seeded random weights of any shape, to build full-size models from a
+//!   config alone (benchmarks, demo models).
 //!
 //! # Plan
 //! The models arrive one issue at a time, each in its own module following the candle shape
@@ -18,6 +24,10 @@
 
 pub mod checkpoint;
 pub mod device;
+pub mod encodec;
+pub mod encodec_stream;
 pub mod error;
+pub mod musicgen;
+pub mod random_weights;
 
 pub use error::{Error, Result};

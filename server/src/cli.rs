@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::bench::BenchCommand;
+use crate::compose::ComposeArgs;
 use crate::config::{ConfigError, ConfigFile, ServeConfig};
 
 /// Ekphrasis: music with the emotion of a painting.
@@ -21,6 +23,11 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web app, the HTTP API and the WebSocket.
     Serve(ServeArgs),
+    /// Compose music from text with MusicGen.
+    Compose(ComposeArgs),
+    /// Measure speed and memory (prints figures).
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 /// Flags of `ekphrasis serve`.
@@ -85,8 +92,10 @@ mod tests {
 
     fn parse(args: &[&str]) -> ServeArgs {
         let cli = Cli::try_parse_from(["ekphrasis", "serve"].iter().chain(args)).unwrap();
-        let Command::Serve(args) = cli.command;
-        args
+        match cli.command {
+            Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
+        }
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! over a WebSocket. Everything with I/O lives here; model compute lives in `ekphrasis-models`.
 //!
 //! # Layout
-//! - [`cli`]: the `ekphrasis` command line.
+//! - [`cli`]: the `ekphrasis` command line; [`compose`]: its `compose` command.
+//! - [`bench`]: `ekphrasis bench`, speed and memory figures.
+//! - [`hub`]: checkpoint directories from paths or Hugging Face hub ids.
+//! - [`wav`]: writing 16-bit PCM WAV files.
 //! - [`config`]: serve settings from flags, environment variables and an optional TOML file.
 //! - [`server`]: binding, running and shutting down, testable without a process.
 //! - [`state`]: what every request handler shares.
@@ -12,14 +15,18 @@
 //! - [`ws`]: one WebSocket session: handshake, requests, errors.
 //! - [`models`]: whether the model chain can run here, and why not.
 
+pub mod bench;
 pub mod cli;
+pub mod compose;
 pub mod config;
 pub mod http;
+pub mod hub;
 pub mod models;
 pub mod server;
 pub mod state;
 pub mod store;
 pub mod upload;
+pub mod wav;
 pub mod ws;
 
 pub use config::ServeConfig;

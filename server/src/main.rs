@@ -23,6 +23,8 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Compose(args) => ekphrasis_server::compose::run(args),
+        Command::Bench(command) => ekphrasis_server::bench::run(command),
         Command::Serve(args) => {
             let config = args.resolve()?;
             let runtime = tokio::runtime::Runtime::new()?;

@@ -107,3 +107,117 @@ fn an_address_in_use_is_named() {
         "{stderr}"
     );
 }
+
+/// The tiny MusicGen fixture, with transformers' expected outputs beside it.
+fn musicgen_fixture() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/data/musicgen-tiny")
+}
+
+#[test]
+fn compose_writes_the_reference_codes_and_their_audio() {
+    let fixture = musicgen_fixture();
+    let expected = candle_core::safetensors::load(
+        fixture.join("expected.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let want_codes: Vec<Vec<u32>> = expected["generate_g3_codes"]
+        .get(0)
+        .unwrap()
+        .to_dtype(candle_core::DType::U32)
+        .unwrap()
+        .to_vec2()
+        .unwrap();
+    let want_audio: Vec<f32> = expected["generate_g3_audio"]
+        .get(0)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (wav, json) = (out.path().join("song.wav"), out.path().join("codes.json"));
+    let status = Command::new(BIN)
+        .args(["compose", "--musicgen"])
+        .arg(&fixture)
+        .args([
+            "--text",
+            "happy piano melody with a bright beat.",
+            "--frames",
+            "13",
+        ])
+        .args(["--greedy", "--guidance", "3", "--out"])
+        .arg(&wav)
+        .arg("--codes-out")
+        .arg(&json)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let codes: Vec<Vec<u32>> = serde_json::from_value(written["codes"].clone()).unwrap();
+    assert_eq!(codes, want_codes);
+
+    let bytes = std::fs::read(&wav).unwrap();
+    assert_eq!(&bytes[..4], b"RIFF");
+    assert_eq!(
+        u32::from_le_bytes(bytes[24..28].try_into().unwrap()),
+        32_000
+    );
+    let samples: Vec<f32> = bytes[44..]
+        .chunks_exact(2)
+        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32767.0)
+        .collect();
+    assert_eq!(samples.len(), 13 * 640);
+    let worst = samples
+        .iter()
+        .zip(&want_audio)
+        .map(|(a, b)| (a - b.clamp(-1.0, 1.0)).abs())
+        .fold(0.0f32, f32::max);
+    assert!(worst < 1e-3, "audio differs by {worst}");
+}
+
+#[test]
+fn compose_refuses_bad_input_with_a_clear_line() {
+    let fixture = musicgen_fixture();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--text", "", "--frames", "3"], "empty"),
+        (&["--text", "music", "--frames", "0"], "frames"),
+        (
+            &["--text", "music", "--frames", "3", "--guidance", "0.5"],
+            "guidance",
+        ),
+        (
+            &["--text", "music", "--frames", "3", "--top-k", "0"],
+            "top-k",
+        ),
+    ];
+    for (args, word) in cases {
+        let out = Command::new(BIN)
+            .args(["compose", "--musicgen"])
+            .arg(&fixture)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(word) && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let out = Command::new(BIN)
+        .args([
+            "compose",
+            "--musicgen",
+            "/no/such/checkpoint",
+            "--text",
+            "x",
+            "--frames",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/checkpoint"));
+}

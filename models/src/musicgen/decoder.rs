@@ -1,0 +1,309 @@
+//! The MusicGen decoder (`MusicgenForCausalLM` in transformers, after Copet et al., "Simple and
+//! Controllable Music Generation", 2023): the codebooks' embeddings summed, sinusoidal positions,
+//! pre-norm layers of causal self-attention (with a KV cache), cross-attention over the text and
+//! a GELU feed-forward, then one head per codebook. Keys follow the published checkpoint
+//! (`decoder.model.decoder.*`, `decoder.lm_heads.*`).
+
+use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
+use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
+
+use super::config::DecoderConfig;
+
+/// The torch default LayerNorm epsilon, which MusicGen's decoder uses.
+const LAYER_NORM_EPS: f64 = 1e-5;
+
+/// Cross-attention keys and values of one layer, computed once per text.
+#[derive(Debug, Clone)]
+pub struct CrossKv {
+    k: Tensor,
+    v: Tensor,
+}
+
+#[derive(Debug, Clone)]
+struct Attention {
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    out_proj: Linear,
+    num_heads: usize,
+    head_dim: usize,
+    scale: f64,
+    kv_cache: Option<(Tensor, Tensor)>,
+}
+
+impl Attention {
+    fn new(cfg: &DecoderConfig, vb: VarBuilder) -> Result<Self> {
+        let h = cfg.hidden_size;
+        let linear = |name| candle_nn::linear_no_bias(h, h, vb.pp(name));
+        let head_dim = cfg.head_dim();
+        Ok(Self {
+            q_proj: linear("q_proj")?,
+            k_proj: linear("k_proj")?,
+            v_proj: linear("v_proj")?,
+            out_proj: linear("out_proj")?,
+            num_heads: cfg.num_attention_heads,
+            head_dim,
+            scale: (head_dim as f64).powf(-0.5),
+            kv_cache: None,
+        })
+    }
+
+    /// (b, t, hidden) → (b, heads, t, head_dim)
+    fn split_heads(&self, xs: &Tensor) -> Result<Tensor> {
+        let (b, t, _) = xs.dims3()?;
+        xs.reshape((b, t, self.num_heads, self.head_dim))?
+            .transpose(1, 2)?
+            .contiguous()
+    }
+
+    /// (b, heads, t, head_dim) → (b, t, hidden) through the output projection.
+    fn merge_heads(&self, xs: &Tensor) -> Result<Tensor> {
+        let (b, _, t, _) = xs.dims4()?;
+        xs.transpose(1, 2)?
+            .reshape((b, t, self.num_heads * self.head_dim))?
+            .apply(&self.out_proj)
+    }
+
+    fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
+        let scores = q.matmul(&k.t()?)?;
+        let scores = match mask {
+            Some(mask) => scores.broadcast_add(mask)?,
+            None => scores,
+        };
+        candle_nn::ops::softmax_last_dim(&scores)?.matmul(v)
+    }
+
+    /// Causal self-attention over the cached positions and the new ones.
+    fn self_attend(&mut self, xs: &Tensor) -> Result<Tensor> {
+        let q = self.split_heads(&(xs.apply(&self.q_proj)? * self.scale)?)?;
+        let k = self.split_heads(&xs.apply(&self.k_proj)?)?;
+        let v = self.split_heads(&xs.apply(&self.v_proj)?)?;
+        let (k, v) = match &self.kv_cache {
+            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
+            None => (k, v),
+        };
+        self.kv_cache = Some((k.clone(), v.clone()));
+        let new = q.dim(2)?;
+        let total = k.dim(2)?;
+        let mask = (new > 1)
+            .then(|| causal_mask(new, total - new, q.dtype(), q.device()))
+            .transpose()?;
+        let out = self.attend(&q, &k, &v, mask.as_ref())?;
+        self.merge_heads(&out)
+    }
+
+    fn cross_kv(&self, memory: &Tensor) -> Result<CrossKv> {
+        Ok(CrossKv {
+            k: self.split_heads(&memory.apply(&self.k_proj)?)?,
+            v: self.split_heads(&memory.apply(&self.v_proj)?)?,
+        })
+    }
+
+    /// Attention over the text, whose keys and values were computed by [`Self::cross_kv`].
+    fn cross_attend(&self, xs: &Tensor, kv: &CrossKv) -> Result<Tensor> {
+        let q = self.split_heads(&(xs.apply(&self.q_proj)? * self.scale)?)?;
+        let out = self.attend(&q, &kv.k, &kv.v, None)?;
+        self.merge_heads(&out)
+    }
+}
+
+/// An additive mask letting position i (after `offset` cached ones) see positions ≤ offset + i.
+fn causal_mask(new: usize, offset: usize, dtype: DType, device: &Device) -> Result<Tensor> {
+    let total = new + offset;
+    let values: Vec<f32> = (0..new)
+        .flat_map(|i| (0..total).map(move |j| if j > i + offset { f32::MIN } else { 0.0 }))
+        .collect();
+    Tensor::from_vec(values, (new, total), device)?.to_dtype(dtype)
+}
+
+#[derive(Debug, Clone)]
+struct Layer {
+    self_attn: Attention,
+    self_attn_layer_norm: LayerNorm,
+    encoder_attn: Attention,
+    encoder_attn_layer_norm: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+    final_layer_norm: LayerNorm,
+}
+
+impl Layer {
+    fn new(cfg: &DecoderConfig, vb: VarBuilder) -> Result<Self> {
+        let h = cfg.hidden_size;
+        let norm = |name| candle_nn::layer_norm(h, LAYER_NORM_EPS, vb.pp(name));
+        Ok(Self {
+            self_attn: Attention::new(cfg, vb.pp("self_attn"))?,
+            self_attn_layer_norm: norm("self_attn_layer_norm")?,
+            encoder_attn: Attention::new(cfg, vb.pp("encoder_attn"))?,
+            encoder_attn_layer_norm: norm("encoder_attn_layer_norm")?,
+            fc1: candle_nn::linear_no_bias(h, cfg.ffn_dim, vb.pp("fc1"))?,
+            fc2: candle_nn::linear_no_bias(cfg.ffn_dim, h, vb.pp("fc2"))?,
+            final_layer_norm: norm("final_layer_norm")?,
+        })
+    }
+
+    fn forward(&mut self, xs: &Tensor, cross: &CrossKv) -> Result<Tensor> {
+        let attended = self
+            .self_attn
+            .self_attend(&xs.apply(&self.self_attn_layer_norm)?)?;
+        let xs = (xs + attended)?;
+        let crossed = self
+            .encoder_attn
+            .cross_attend(&xs.apply(&self.encoder_attn_layer_norm)?, cross)?;
+        let xs = (xs + crossed)?;
+        let fed = xs
+            .apply(&self.final_layer_norm)?
+            .apply(&self.fc1)?
+            .gelu_erf()?
+            .apply(&self.fc2)?;
+        xs + fed
+    }
+}
+
+/// The decoder with its language-model heads.
+#[derive(Debug, Clone)]
+pub struct Decoder {
+    embed_tokens: Vec<Embedding>,
+    layers: Vec<Layer>,
+    layer_norm: LayerNorm,
+    lm_heads: Vec<Linear>,
+    positions: Tensor,
+    embed_scale: f64,
+    /// Positions already in the KV cache.
+    offset: usize,
+}
+
+impl Decoder {
+    /// Loads from the checkpoint's `decoder` prefix.
+    pub fn new(cfg: &DecoderConfig, vb: VarBuilder) -> Result<Self> {
+        let inner = vb.pp("model").pp("decoder");
+        let h = cfg.hidden_size;
+        let embed_tokens = (0..cfg.num_codebooks)
+            .map(|k| candle_nn::embedding(cfg.vocab_size + 1, h, inner.pp("embed_tokens").pp(k)))
+            .collect::<Result<_>>()?;
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| Layer::new(cfg, inner.pp("layers").pp(i)))
+            .collect::<Result<_>>()?;
+        let lm_heads = (0..cfg.num_codebooks)
+            .map(|k| candle_nn::linear_no_bias(h, cfg.vocab_size, vb.pp("lm_heads").pp(k)))
+            .collect::<Result<_>>()?;
+        let positions = sinusoidal_positions(cfg.max_position_embeddings, h, vb.device())?
+            .to_dtype(vb.dtype())?;
+        Ok(Self {
+            embed_tokens,
+            layers,
+            layer_norm: candle_nn::layer_norm(h, LAYER_NORM_EPS, inner.pp("layer_norm"))?,
+            lm_heads,
+            positions,
+            embed_scale: if cfg.scale_embedding {
+                (h as f64).sqrt()
+            } else {
+                1.0
+            },
+            offset: 0,
+        })
+    }
+
+    /// Keys and values of every layer's cross-attention over `memory` (b, s, hidden).
+    pub fn cross_kv(&self, memory: &Tensor) -> Result<Vec<CrossKv>> {
+        self.layers
+            .iter()
+            .map(|layer| layer.encoder_attn.cross_kv(memory))
+            .collect()
+    }
+
+    /// Forgets the generated positions (the KV cache).
+    pub fn clear_kv_cache(&mut self) {
+        self.offset = 0;
+        for layer in &mut self.layers {
+            layer.self_attn.kv_cache = None;
+        }
+    }
+
+    /// Runs new positions: `ids` is (b, codebooks, t) u32; returns logits (b, codebooks, t, vocab).
+    pub fn forward(&mut self, ids: &Tensor, cross: &[CrossKv]) -> Result<Tensor> {
+        let (_, codebooks, t) = ids.dims3()?;
+        let mut xs = self.embed_tokens[0].forward(&ids.i((.., 0, ..))?)?;
+        for k in 1..codebooks {
+            xs = (xs + self.embed_tokens[k].forward(&ids.i((.., k, ..))?)?)?;
+        }
+        if self.embed_scale != 1.0 {
+            xs = (xs * self.embed_scale)?;
+        }
+        let max = self.positions.dim(0)?;
+        if self.offset + t > max {
+            candle_core::bail!("MusicGen can place at most {max} positions");
+        }
+        let positions = self.positions.narrow(0, self.offset, t)?;
+        xs = xs.broadcast_add(&positions)?;
+        for (layer, kv) in self.layers.iter_mut().zip(cross) {
+            xs = layer.forward(&xs, kv)?;
+        }
+        self.offset += t;
+        let xs = xs.apply(&self.layer_norm)?;
+        let logits = self
+            .lm_heads
+            .iter()
+            .map(|head| xs.apply(head))
+            .collect::<Result<Vec<_>>>()?;
+        Tensor::stack(&logits, 1)
+    }
+}
+
+/// transformers' `MusicgenSinusoidalPositionalEmbedding`: for i < half, frequency
+/// `exp(-i·ln(10000)/(half−1))`, laid out as [cos(p·f) | sin(p·f)].
+pub fn sinusoidal_positions(count: usize, dim: usize, device: &Device) -> Result<Tensor> {
+    let half = dim / 2;
+    let step = (10_000f64).ln() / (half as f64 - 1.0);
+    let freqs: Vec<f64> = (0..half).map(|i| (-(i as f64) * step).exp()).collect();
+    let mut table = Vec::with_capacity(count * dim);
+    for p in 0..count {
+        let angles = freqs.iter().map(|f| p as f64 * f);
+        table.extend(angles.clone().map(|a| a.cos() as f32));
+        table.extend(angles.map(|a| a.sin() as f32));
+        if dim % 2 == 1 {
+            table.push(0.0);
+        }
+    }
+    Tensor::from_vec(table, (count, dim), device)
+}
+
+impl Decoder {
+    /// The logits of the last position as f32 rows: `[batch][codebook][vocab]`.
+    pub fn last_logits(logits: &Tensor) -> Result<Vec<Vec<Vec<f32>>>> {
+        let t = logits.dim(2)?;
+        logits
+            .narrow(2, t - 1, 1)?
+            .squeeze(2)?
+            .to_dtype(DType::F32)?
+            .to_vec3()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_start_with_cos_then_sin() {
+        let table = sinusoidal_positions(3, 6, &Device::Cpu).unwrap();
+        let rows = table.to_vec2::<f32>().unwrap();
+        assert_eq!(rows[0], [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]);
+        // half = 3: frequencies 1, 10000^(-1/2), 10000^(-1).
+        let f = [1.0f64, 0.01, 0.0001];
+        for (i, fi) in f.iter().enumerate() {
+            assert!((rows[2][i] as f64 - (2.0 * fi).cos()).abs() < 1e-6);
+            assert!((rows[2][3 + i] as f64 - (2.0 * fi).sin()).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn causal_mask_hides_the_future_after_the_cache() {
+        let mask = causal_mask(2, 1, DType::F32, &Device::Cpu)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert_eq!(mask[0], [0.0, 0.0, f32::MIN]);
+        assert_eq!(mask[1], [0.0, 0.0, 0.0]);
+    }
+}

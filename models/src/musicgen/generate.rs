@@ -1,0 +1,326 @@
+//! Generation as transformers' MusicGen `generate` does it — the delay pattern, classifier-free
+//! guidance batched with the conditional branch, greedy or seeded top-k sampling — with frames
+//! handed out as soon as they are complete, and audiocraft's windowed continuation for music
+//! longer than one window.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use candle_core::Tensor;
+
+use super::MusicGen;
+use super::decoder::{CrossKv, Decoder};
+use super::delay::DelayPattern;
+use super::sampling::{Sampler, Sampling};
+use crate::error::{Error, Result};
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateOptions {
+    /// Audio frames after the delay is undone (50 per second).
+    pub frames: usize,
+    /// Classifier-free guidance scale; 1 runs the conditional branch only.
+    pub guidance: f64,
+    /// Greedy or top-k sampling.
+    pub sampling: Sampling,
+    /// Seed of the sampler.
+    pub seed: u64,
+    /// How music longer than one window is continued.
+    pub window: Window,
+}
+
+impl Default for GenerateOptions {
+    /// The paper's settings: top-k 250, temperature 1, guidance 3; 15 s.
+    fn default() -> Self {
+        Self {
+            frames: 750,
+            guidance: 3.0,
+            sampling: Sampling::DEFAULT,
+            seed: 0,
+            window: Window::default(),
+        }
+    }
+}
+
+/// Windowed continuation, as audiocraft makes music longer than the model was trained on: each
+/// window after the first is conditioned on the last `max_frames − stride_frames` frames of the
+/// previous one and adds `stride_frames` new ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Frames in one window, prompt included (30 s at 50 frames/s).
+    pub max_frames: usize,
+    /// New frames each further window adds (10 s).
+    pub stride_frames: usize,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Self {
+            max_frames: 1500,
+            stride_frames: 500,
+        }
+    }
+}
+
+/// The longest music one generation may make, in seconds.
+pub const MAX_SECONDS: usize = 120;
+
+/// Classifier-free guidance on raw logits, as transformers applies it:
+/// `uncond + (cond − uncond) · scale`.
+pub fn guide(cond: &[f32], uncond: &[f32], scale: f64) -> Vec<f32> {
+    let scale = scale as f32;
+    cond.iter()
+        .zip(uncond)
+        .map(|(c, u)| u + (c - u) * scale)
+        .collect()
+}
+
+/// What stays fixed across the windows of one generation.
+struct Run<'a> {
+    cross: &'a [CrossKv],
+    guided: bool,
+    guidance: f64,
+    sampler: Sampler,
+    cancel: &'a AtomicBool,
+}
+
+impl MusicGen {
+    /// Generates codes for a prompt, calling `on_frame(index, codes)` as soon as every codebook
+    /// of a frame is known. Checks `cancel` before every decoder step. Returns `codes[k][f]`.
+    pub fn generate(
+        &mut self,
+        prompt: &str,
+        options: &GenerateOptions,
+        cancel: &AtomicBool,
+        on_frame: impl FnMut(usize, &[u32]),
+    ) -> Result<Vec<Vec<u32>>> {
+        let ids = self.tokenize(prompt)?;
+        self.generate_from_tokens(&ids, options, cancel, on_frame)
+    }
+
+    /// [`MusicGen::generate`] for already tokenised text.
+    pub fn generate_from_tokens(
+        &mut self,
+        ids: &[u32],
+        options: &GenerateOptions,
+        cancel: &AtomicBool,
+        mut on_frame: impl FnMut(usize, &[u32]),
+    ) -> Result<Vec<Vec<u32>>> {
+        self.check(options)?;
+        let memory = self.memory_of(ids)?;
+        let guided = options.guidance != 1.0;
+        // The unconditional branch attends to all-zero text states (transformers multiplies the
+        // projected states by the all-zero mask), batched after the conditional one.
+        let memory = if guided {
+            Tensor::cat(&[&memory, &memory.zeros_like()?], 0)?
+        } else {
+            memory
+        };
+        let cross = self.decoder.cross_kv(&memory)?;
+        let mut run = Run {
+            cross: &cross,
+            guided,
+            guidance: options.guidance,
+            sampler: Sampler::new(options.sampling, options.seed),
+            cancel,
+        };
+        let result = self.windows(&mut run, options, &mut on_frame);
+        self.decoder.clear_kv_cache();
+        result
+    }
+
+    /// Continues `prompt` (`prompt[k]` holds the first frames of codebook k) to `frames`
+    /// frames in a single window, as transformers' `generate` with `decoder_input_ids` does.
+    /// Returns the whole window's codes, the prompt included.
+    pub fn continue_codes(
+        &mut self,
+        prompt_text: &str,
+        prompt: &[Vec<u32>],
+        frames: usize,
+        options: &GenerateOptions,
+        cancel: &AtomicBool,
+        mut on_frame: impl FnMut(usize, &[u32]),
+    ) -> Result<Vec<Vec<u32>>> {
+        let codebooks = self.config.decoder.num_codebooks;
+        let known = prompt.first().map_or(0, Vec::len);
+        if prompt.len() != codebooks || prompt.iter().any(|p| p.len() != known) {
+            return Err(Error::Input(format!(
+                "prompt: expected {codebooks} codebooks of equal length"
+            )));
+        }
+        let vocab = self.config.decoder.vocab_size as u32;
+        if prompt.iter().flatten().any(|&c| c >= vocab) {
+            return Err(Error::Input(format!("prompt: codes must be below {vocab}")));
+        }
+        let single = GenerateOptions {
+            frames,
+            window: Window {
+                max_frames: frames.max(known + 1),
+                stride_frames: 1,
+            },
+            ..options.clone()
+        };
+        self.check(&single)?;
+        if frames <= known {
+            return Err(Error::Input(format!(
+                "frames: must exceed the prompt's {known} frames, got {frames}"
+            )));
+        }
+        let ids = self.tokenize(prompt_text)?;
+        let memory = self.memory_of(&ids)?;
+        let guided = options.guidance != 1.0;
+        let memory = if guided {
+            Tensor::cat(&[&memory, &memory.zeros_like()?], 0)?
+        } else {
+            memory
+        };
+        let cross = self.decoder.cross_kv(&memory)?;
+        let mut run = Run {
+            cross: &cross,
+            guided,
+            guidance: options.guidance,
+            sampler: Sampler::new(options.sampling, options.seed),
+            cancel,
+        };
+        let result = self.window(&mut run, prompt, frames, &mut on_frame);
+        self.decoder.clear_kv_cache();
+        result
+    }
+
+    fn check(&self, options: &GenerateOptions) -> Result<()> {
+        let max = MAX_SECONDS * self.config.audio_encoder.frame_rate();
+        if options.frames == 0 || options.frames > max {
+            return Err(Error::Input(format!(
+                "frames: must be between 1 and {max} ({MAX_SECONDS} s), got {}",
+                options.frames
+            )));
+        }
+        let window = options.window;
+        if window.max_frames > self.max_frames()
+            || window.stride_frames == 0
+            || window.stride_frames >= window.max_frames
+        {
+            return Err(Error::Input(format!(
+                "window: {} frames with a stride of {} do not fit this model (at most {} frames)",
+                window.max_frames,
+                window.stride_frames,
+                self.max_frames()
+            )));
+        }
+        if !options.guidance.is_finite() || options.guidance < 1.0 {
+            return Err(Error::Input(format!(
+                "guidance: must be at least 1, got {}",
+                options.guidance
+            )));
+        }
+        if let Sampling::TopK { top_k, temperature } = options.sampling
+            && (top_k == 0 || !(temperature.is_finite() && temperature > 0.0))
+        {
+            return Err(Error::Input(format!(
+                "sampling: top-k must be at least 1 and the temperature above 0, got \
+                 {top_k} and {temperature}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Generates window after window until `options.frames` frames exist.
+    fn windows(
+        &mut self,
+        run: &mut Run<'_>,
+        options: &GenerateOptions,
+        on_frame: &mut impl FnMut(usize, &[u32]),
+    ) -> Result<Vec<Vec<u32>>> {
+        let codebooks = self.config.decoder.num_codebooks;
+        let Window {
+            max_frames,
+            stride_frames,
+        } = options.window;
+        let mut all = vec![Vec::with_capacity(options.frames); codebooks];
+        let mut prompt = vec![Vec::new(); codebooks];
+        let mut offset = 0;
+        loop {
+            let frames = (options.frames - offset).min(max_frames);
+            let codes = self.window(run, &prompt, frames, &mut |f, frame| {
+                on_frame(offset + f, frame)
+            })?;
+            let known = prompt[0].len();
+            for (all, codes) in all.iter_mut().zip(&codes) {
+                all.extend_from_slice(&codes[known..]);
+            }
+            if offset + frames >= options.frames {
+                return Ok(all);
+            }
+            offset += stride_frames;
+            prompt = codes.iter().map(|c| c[stride_frames..].to_vec()).collect();
+        }
+    }
+
+    /// One window of `frames` frames whose first `prompt[k].len()` are given; calls `on_frame`
+    /// for each new frame (window-relative index) and returns the window's codes.
+    fn window(
+        &mut self,
+        run: &mut Run<'_>,
+        prompt: &[Vec<u32>],
+        frames: usize,
+        on_frame: &mut impl FnMut(usize, &[u32]),
+    ) -> Result<Vec<Vec<u32>>> {
+        let codebooks = self.config.decoder.num_codebooks;
+        let pad = self.config.decoder.pad_token_id();
+        let pattern = DelayPattern { codebooks, frames };
+        let known_frames = prompt[0].len();
+        // What a position holds when it is not generated: the pad, or a prompt code.
+        let known = |k: usize, position: usize| match pattern.frame_at(k, position) {
+            None => Some(pad),
+            Some(f) if f < known_frames => Some(prompt[k][f]),
+            Some(_) => None,
+        };
+        let rows = if run.guided { 2 } else { 1 };
+        self.decoder.clear_kv_cache();
+        let mut sequences: Vec<Vec<u32>> = (0..codebooks)
+            .map(|k| {
+                (0..=known_frames)
+                    .map(|p| known(k, p).expect("prompt positions are known"))
+                    .collect()
+            })
+            .collect();
+        if known_frames > 0 {
+            // Every position before `known_frames` is known: feed them in one pass.
+            let ids: Vec<u32> = sequences
+                .iter()
+                .flat_map(|seq| seq[..known_frames].iter().copied())
+                .collect();
+            let shape = (rows, codebooks, known_frames);
+            let ids = Tensor::from_vec(ids.repeat(rows), shape, &self.device)?;
+            self.decoder.forward(&ids, run.cross)?;
+        }
+        for step in known_frames..pattern.steps() {
+            if run.cancel.load(Ordering::Relaxed) {
+                return Err(Error::Cancelled);
+            }
+            let column: Vec<u32> = sequences.iter().map(|seq| seq[step]).collect();
+            let ids = Tensor::from_vec(column.repeat(rows), (rows, codebooks, 1), &self.device)?;
+            let logits = Decoder::last_logits(&self.decoder.forward(&ids, run.cross)?)?;
+            let position = step + 1;
+            for (k, seq) in sequences.iter_mut().enumerate() {
+                let token = match known(k, position) {
+                    Some(token) => token,
+                    None if run.guided => {
+                        let guided = guide(&logits[0][k], &logits[1][k], run.guidance);
+                        run.sampler.choose(&guided)
+                    }
+                    None => run.sampler.choose(&logits[0][k]),
+                };
+                seq.push(token);
+            }
+            if let Some(frame) = pattern.completed_frame(position)
+                && frame >= known_frames
+            {
+                let codes: Vec<u32> = (0..codebooks)
+                    .map(|k| sequences[k][pattern.position(k, frame)])
+                    .collect();
+                on_frame(frame, &codes);
+            }
+        }
+        Ok(pattern.revert(&sequences))
+    }
+}
