@@ -7,16 +7,16 @@
 //! - [`device`]: choosing the compute device and dtype (CPU, or CUDA with the `cuda` feature).
 //! - [`encodec`]: the EnCodec 32 kHz decoder (codes → waveform) that MusicGen uses.
 //! - [`encodec_stream`]: streaming EnCodec decoding, equal to the whole-at-once decode.
+//! - [`gemv`]: the CPU product of a few activation rows with a weight matrix (decoder steps).
 //! - [`musicgen`]: MusicGen-small: T5 text encoder, the delayed-codebook decoder with guidance
 //!   and sampling, frames streamed as they are made.
 //! - [`random_weights`]: seeded random weights of any shape, to build full-size models from a
 //!   config alone (benchmarks, demo models).
 //!
 //! # Plan
-//! The models arrive one issue at a time, each in its own module following the candle shape
+//! The other models arrive one issue at a time, each in its own module following the same shape
 //! (a serde `Config` with the checkpoint's field names and a `validate()`, `Model::new(&cfg, vb)`
 //! with checkpoint key names, `&mut self` KV caches):
-//! - `musicgen`, `t5`, `encodec_stream`: MusicGen-small composing, streamed as PCM chunks.
 //! - `resnet_bigru`, `clip_zero_shot`, `train`: the emotion labeller and its training.
 //! - `blip`, `falcon_rw`: the emotion-conditioned caption and the musical description.
 //! - `pipeline`: the four stages and the paper's variants, with events and cancellation.
@@ -27,6 +27,7 @@ pub mod device;
 pub mod encodec;
 pub mod encodec_stream;
 pub mod error;
+pub mod gemv;
 pub mod musicgen;
 pub mod random_weights;
 

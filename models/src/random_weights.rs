@@ -51,7 +51,7 @@ fn fill_for(name: &str, shape: &Shape) -> Fill {
     if leaf == "weight_g" || (is_norm && leaf == "weight") {
         return Fill::Const(1.0);
     }
-    if leaf == "bias" || (is_norm && leaf == "bias") || leaf.starts_with("bias_") {
+    if leaf == "bias" || leaf.starts_with("bias_") {
         return Fill::Spread(0.01);
     }
     if name.contains("codebook") {

@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 use ekphrasis_models::Error;
-use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Sampling, Window};
+use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Quantization, Sampling, Window};
 use serde_json::Value;
 
 fn fixture_dir() -> PathBuf {
@@ -402,4 +402,97 @@ fn windowed_continuation_extends_the_first_window_and_streams_every_frame() {
         )
         .unwrap();
     assert_eq!(whole, first);
+}
+
+#[test]
+fn continuation_from_a_code_prompt_matches_transformers() {
+    let fixture = Fixture::load();
+    let mut musicgen = model();
+    let prompt_codes = codes_of(&fixture.tensor("continuation_prompt_codes").i(0).unwrap());
+    let want = codes_of(&fixture.tensor("continuation_codes").i(0).unwrap());
+    let frames = want[0].len();
+    let options = GenerateOptions {
+        guidance: 3.0,
+        sampling: Sampling::Greedy,
+        ..GenerateOptions::default()
+    };
+    let mut new_frames = Vec::new();
+    let codes = musicgen
+        .continue_codes(
+            &fixture.prompts()[0],
+            &prompt_codes,
+            frames,
+            &options,
+            &AtomicBool::new(false),
+            |f, _| new_frames.push(f),
+        )
+        .unwrap();
+    assert_eq!(codes, want);
+    assert_eq!(
+        new_frames,
+        (prompt_codes[0].len()..frames).collect::<Vec<_>>()
+    );
+    let audio = musicgen.decode(&codes).unwrap();
+    let audio = Tensor::new(audio, &Device::Cpu).unwrap();
+    let expected = fixture.tensor("continuation_audio").flatten_all().unwrap();
+    let diff = max_abs_diff(&audio, &expected);
+    assert!(diff < 1e-4, "continuation audio: {diff}");
+}
+
+#[test]
+fn a_q8_0_decoder_stays_close_to_f32_and_q4k_refuses_small_matrices() {
+    let fixture = Fixture::load();
+    let prompt = &fixture.prompts()[0];
+    let ids = fixture
+        .tensor("logits_decoder_input_ids")
+        .to_dtype(DType::U32)
+        .unwrap()
+        .narrow(0, 0, 4)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    let mut dense = model();
+    let reference = dense.logits(prompt, &ids).unwrap();
+    let mut quantized = model();
+    quantized.quantize_decoder(Quantization::Q8_0).unwrap();
+    let logits = quantized.logits(prompt, &ids).unwrap();
+    let spread = reference
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    let diff = max_abs_diff(&logits, &reference);
+    assert!(diff > 0.0, "the weights really are quantized");
+    assert!(diff < 0.05 * spread, "q8_0 logits drift {diff} of {spread}");
+
+    let mut q4 = model();
+    let err = q4.quantize_decoder(Quantization::Q4K).unwrap_err();
+    assert!(!err.to_string().is_empty());
+}
+
+#[test]
+fn teacher_forced_scores_match_the_scores_generate_chose_from() {
+    let fixture = Fixture::load();
+    let mut musicgen = model();
+    for (name, guidance) in [("generate_g1", 1.0), ("generate_g3", 3.0)] {
+        let scores = fixture.tensor(&format!("{name}_scores")); // [step, b*4+k, vocab]
+        for (b, prompt) in fixture.prompts().iter().enumerate() {
+            let codes = codes_of(&fixture.tensor(&format!("{name}_codes")).i(b).unwrap());
+            let ids = musicgen.tokenize(prompt).unwrap();
+            let ours = musicgen.scores_for(&ids, &codes, guidance).unwrap();
+            for (f, per_codebook) in ours.iter().enumerate() {
+                for (k, row) in per_codebook.iter().enumerate() {
+                    let want = scores.i((k + f, b * 4 + k)).unwrap();
+                    let row = Tensor::new(row.as_slice(), &Device::Cpu).unwrap();
+                    let diff = max_abs_diff(&row, &want);
+                    assert!(
+                        diff < 1e-3,
+                        "{name} prompt {b} frame {f} codebook {k}: {diff}"
+                    );
+                }
+            }
+        }
+    }
 }

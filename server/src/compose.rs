@@ -10,7 +10,7 @@ use anyhow::Context;
 use candle_core::Device;
 use clap::Args;
 use ekphrasis_models::device::{DeviceChoice, compute_dtype};
-use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Sampling};
+use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Quantization, Sampling};
 
 use crate::{hub, wav};
 
@@ -57,6 +57,9 @@ pub struct ComposeArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, env = "EKPHRASIS_DEVICE", default_value = "auto")]
     pub device: String,
+    /// Quantize the decoder's weights (q8_0 or q4k): faster on a CPU, slightly different music.
+    #[arg(long)]
+    pub quantize: Option<Quantization>,
 }
 
 /// Runs the command.
@@ -65,6 +68,9 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<()> {
     let dir = hub::resolve(&args.musicgen, &hub::MUSICGEN)?;
     let started = Instant::now();
     let mut musicgen = MusicGen::load(&dir, &device, compute_dtype(&device))?;
+    if let Some(quantization) = args.quantize {
+        musicgen.quantize_decoder(quantization)?;
+    }
     eprintln!(
         "loaded {} on {} in {:.1} s",
         dir.display(),
@@ -93,6 +99,7 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<()> {
         guidance: args.guidance,
         sampling,
         seed,
+        ..GenerateOptions::default()
     };
     if !args.greedy {
         eprintln!("seed {seed}");

@@ -4,6 +4,7 @@
 //! a GELU feed-forward, then one head per codebook. Keys follow the published checkpoint
 //! (`decoder.model.decoder.*`, `decoder.lm_heads.*`).
 
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
 
@@ -11,6 +12,80 @@ use super::config::DecoderConfig;
 
 /// The torch default LayerNorm epsilon, which MusicGen's decoder uses.
 const LAYER_NORM_EPS: f64 = 1e-5;
+
+/// How the decoder's weight matrices are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantization {
+    /// 8-bit blocks of 32 (ggml's q8_0).
+    Q8_0,
+    /// 4-bit k-quants in blocks of 256 (ggml's q4_K).
+    Q4K,
+}
+
+impl Quantization {
+    fn ggml(self) -> GgmlDType {
+        match self {
+            Quantization::Q8_0 => GgmlDType::Q8_0,
+            Quantization::Q4K => GgmlDType::Q4K,
+        }
+    }
+}
+
+impl std::str::FromStr for Quantization {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "q8_0" | "q8" => Ok(Quantization::Q8_0),
+            "q4k" | "q4_k" => Ok(Quantization::Q4K),
+            other => Err(format!("unknown quantization `{other}`: use q8_0 or q4k")),
+        }
+    }
+}
+
+/// A bias-free projection, dense or quantized.
+#[derive(Debug, Clone)]
+enum Proj {
+    Dense(Linear),
+    Quantized(QMatMul),
+}
+
+impl Proj {
+    fn new(input: usize, output: usize, vb: VarBuilder) -> Result<Self> {
+        Ok(Proj::Dense(candle_nn::linear_no_bias(input, output, vb)?))
+    }
+
+    fn quantize(&mut self, quantization: Quantization) -> Result<()> {
+        if let Proj::Dense(linear) = self {
+            let weight = linear.weight().to_dtype(DType::F32)?;
+            let quantized = QTensor::quantize(&weight, quantization.ggml())?;
+            *self = Proj::Quantized(QMatMul::from_qtensor(quantized)?);
+        }
+        Ok(())
+    }
+}
+
+impl Module for Proj {
+    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        // One matrix product over all rows, so the weights are read once per call (a batched
+        // product would read them once per batch entry).
+        let dims = xs.dims();
+        let rows: usize = dims[..dims.len() - 1].iter().product();
+        let flat = xs.reshape((rows, dims[dims.len() - 1]))?;
+        let out = match self {
+            Proj::Dense(linear) => {
+                match crate::gemv::rows_times_weight_t(&flat, linear.weight())? {
+                    Some(out) => out,
+                    None => flat.matmul(&linear.weight().t()?)?,
+                }
+            }
+            Proj::Quantized(matmul) => matmul.forward(&flat)?,
+        };
+        let mut shape = dims.to_vec();
+        *shape.last_mut().expect("at least one dimension") = out.dim(1)?;
+        out.reshape(shape)
+    }
+}
 
 /// Cross-attention keys and values of one layer, computed once per text.
 #[derive(Debug, Clone)]
@@ -21,10 +96,10 @@ pub struct CrossKv {
 
 #[derive(Debug, Clone)]
 struct Attention {
-    q_proj: Linear,
-    k_proj: Linear,
-    v_proj: Linear,
-    out_proj: Linear,
+    q_proj: Proj,
+    k_proj: Proj,
+    v_proj: Proj,
+    out_proj: Proj,
     num_heads: usize,
     head_dim: usize,
     scale: f64,
@@ -34,7 +109,7 @@ struct Attention {
 impl Attention {
     fn new(cfg: &DecoderConfig, vb: VarBuilder) -> Result<Self> {
         let h = cfg.hidden_size;
-        let linear = |name| candle_nn::linear_no_bias(h, h, vb.pp(name));
+        let linear = |name| Proj::new(h, h, vb.pp(name));
         let head_dim = cfg.head_dim();
         Ok(Self {
             q_proj: linear("q_proj")?,
@@ -122,8 +197,8 @@ struct Layer {
     self_attn_layer_norm: LayerNorm,
     encoder_attn: Attention,
     encoder_attn_layer_norm: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Proj,
+    fc2: Proj,
     final_layer_norm: LayerNorm,
 }
 
@@ -136,8 +211,8 @@ impl Layer {
             self_attn_layer_norm: norm("self_attn_layer_norm")?,
             encoder_attn: Attention::new(cfg, vb.pp("encoder_attn"))?,
             encoder_attn_layer_norm: norm("encoder_attn_layer_norm")?,
-            fc1: candle_nn::linear_no_bias(h, cfg.ffn_dim, vb.pp("fc1"))?,
-            fc2: candle_nn::linear_no_bias(cfg.ffn_dim, h, vb.pp("fc2"))?,
+            fc1: Proj::new(h, cfg.ffn_dim, vb.pp("fc1"))?,
+            fc2: Proj::new(cfg.ffn_dim, h, vb.pp("fc2"))?,
             final_layer_norm: norm("final_layer_norm")?,
         })
     }
@@ -166,7 +241,7 @@ pub struct Decoder {
     embed_tokens: Vec<Embedding>,
     layers: Vec<Layer>,
     layer_norm: LayerNorm,
-    lm_heads: Vec<Linear>,
+    lm_heads: Vec<Proj>,
     positions: Tensor,
     embed_scale: f64,
     /// Positions already in the KV cache.
@@ -185,7 +260,7 @@ impl Decoder {
             .map(|i| Layer::new(cfg, inner.pp("layers").pp(i)))
             .collect::<Result<_>>()?;
         let lm_heads = (0..cfg.num_codebooks)
-            .map(|k| candle_nn::linear_no_bias(h, cfg.vocab_size, vb.pp("lm_heads").pp(k)))
+            .map(|k| Proj::new(h, cfg.vocab_size, vb.pp("lm_heads").pp(k)))
             .collect::<Result<_>>()?;
         let positions = sinusoidal_positions(cfg.max_position_embeddings, h, vb.device())?
             .to_dtype(vb.dtype())?;
@@ -210,6 +285,28 @@ impl Decoder {
             .iter()
             .map(|layer| layer.encoder_attn.cross_kv(memory))
             .collect()
+    }
+
+    /// Stores every weight matrix of the layers and heads quantized; activations stay in f32.
+    pub fn quantize(&mut self, quantization: Quantization) -> Result<()> {
+        for layer in &mut self.layers {
+            for attention in [&mut layer.self_attn, &mut layer.encoder_attn] {
+                for proj in [
+                    &mut attention.q_proj,
+                    &mut attention.k_proj,
+                    &mut attention.v_proj,
+                    &mut attention.out_proj,
+                ] {
+                    proj.quantize(quantization)?;
+                }
+            }
+            layer.fc1.quantize(quantization)?;
+            layer.fc2.quantize(quantization)?;
+        }
+        for head in &mut self.lm_heads {
+            head.quantize(quantization)?;
+        }
+        Ok(())
     }
 
     /// Forgets the generated positions (the KV cache).

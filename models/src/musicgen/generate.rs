@@ -186,6 +186,62 @@ impl MusicGen {
         result
     }
 
+    /// Teacher forcing: the guided logits with which each frame's codes would be chosen, for the
+    /// single-window codes `codes[k][f]`, in one decoder pass. Returns `[frame][codebook][vocab]`
+    /// (the row for codebook k of frame f is the prediction of `codes[k][f]`).
+    pub fn scores_for(
+        &mut self,
+        ids: &[u32],
+        codes: &[Vec<u32>],
+        guidance: f64,
+    ) -> Result<Vec<Vec<Vec<f32>>>> {
+        let codebooks = self.config.decoder.num_codebooks;
+        let frames = codes.first().map_or(0, Vec::len);
+        if codes.len() != codebooks || frames == 0 || frames > self.max_frames() {
+            return Err(Error::Input(format!(
+                "codes: expected {codebooks} codebooks of 1 to {} frames",
+                self.max_frames()
+            )));
+        }
+        let pad = self.config.decoder.pad_token_id();
+        let pattern = DelayPattern { codebooks, frames };
+        let steps = pattern.steps();
+        let delayed: Vec<u32> = (0..codebooks)
+            .flat_map(|k| {
+                (0..steps).map(move |p| pattern.frame_at(k, p).map_or(pad, |f| codes[k][f]))
+            })
+            .collect();
+        let memory = self.memory_of(ids)?;
+        let guided = guidance != 1.0;
+        let (memory, rows) = if guided {
+            (Tensor::cat(&[&memory, &memory.zeros_like()?], 0)?, 2)
+        } else {
+            (memory, 1)
+        };
+        let ids = Tensor::from_vec(delayed.repeat(rows), (rows, codebooks, steps), &self.device)?;
+        // (rows, codebooks, steps, vocab): position p predicts position p + 1.
+        let logits = self
+            .logits_for_memory(&memory, &ids)?
+            .to_dtype(candle_core::DType::F32)?;
+        let logits: Vec<Vec<Vec<Vec<f32>>>> = (0..rows)
+            .map(|r| logits.get(r)?.to_vec3::<f32>())
+            .collect::<candle_core::Result<_>>()?;
+        Ok((0..frames)
+            .map(|f| {
+                (0..codebooks)
+                    .map(|k| {
+                        let p = pattern.position(k, f) - 1;
+                        if guided {
+                            guide(&logits[0][k][p], &logits[1][k][p], guidance)
+                        } else {
+                            logits[0][k][p].clone()
+                        }
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
     fn check(&self, options: &GenerateOptions) -> Result<()> {
         let max = MAX_SECONDS * self.config.audio_encoder.frame_rate();
         if options.frames == 0 || options.frames > max {

@@ -19,7 +19,7 @@ use candle_transformers::models::t5::T5EncoderModel;
 use tokenizers::Tokenizer;
 
 pub use config::Config;
-pub use decoder::Decoder;
+pub use decoder::{Decoder, Quantization};
 pub use delay::DelayPattern;
 pub use generate::{GenerateOptions, MAX_SECONDS, Window, guide};
 pub use sampling::{Sampler, Sampling};
@@ -104,6 +104,12 @@ impl MusicGen {
             audio,
             device: device.clone(),
         })
+    }
+
+    /// Stores the decoder's weight matrices quantized (the text encoder and EnCodec stay as
+    /// they are); on the CPU this trades a little quality for much less memory traffic.
+    pub fn quantize_decoder(&mut self, quantization: Quantization) -> Result<()> {
+        Ok(self.decoder.quantize(quantization)?)
     }
 
     /// The checkpoint's configuration.
