@@ -13,11 +13,11 @@ use ekphrasis_models::checkpoint::CheckpointDir;
 use ekphrasis_models::encodec::{Config, Decoder};
 use ekphrasis_models::encodec_stream::{StreamOptions, StreamingDecoder};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+mod common;
 
-fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/musicgen-tiny")
-}
+use common::{expected, fixture_dir, max_abs_diff};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn read_audio_encoder_config(path: &std::path::Path) -> Result<Config, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(path)?;
@@ -33,25 +33,6 @@ fn tiny_decoder() -> Decoder {
     let dir = CheckpointDir::open(fixture_dir()).expect("fixture dir");
     let vb = dir.var_builder(DType::F32, &Device::Cpu).expect("weights");
     Decoder::new(&tiny_config(), vb.pp("audio_encoder")).expect("decoder")
-}
-
-fn expected() -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(fixture_dir().join("expected.safetensors"), &Device::Cpu)
-        .expect("expected.safetensors")
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shapes differ");
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 fn max_abs(xs: &[f32]) -> f32 {

@@ -2,7 +2,7 @@
 //! expected outputs computed by transformers (`models/fixtures/make_musicgen_fixtures.py`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
@@ -10,9 +10,9 @@ use ekphrasis_models::Error;
 use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Quantization, Sampling, Window};
 use serde_json::Value;
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/musicgen-tiny")
-}
+mod common;
+
+use common::{expected, fixture_dir, max_abs_diff};
 
 struct Fixture {
     tensors: HashMap<String, Tensor>,
@@ -22,8 +22,7 @@ struct Fixture {
 impl Fixture {
     fn load() -> Self {
         let dir = fixture_dir();
-        let tensors =
-            candle_core::safetensors::load(dir.join("expected.safetensors"), &Device::Cpu).unwrap();
+        let tensors = expected();
         let json =
             serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
                 .unwrap();
@@ -48,20 +47,6 @@ impl Fixture {
 
 fn model() -> MusicGen {
     MusicGen::load(fixture_dir(), &Device::Cpu, DType::F32).unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 fn codes_of(tensor: &Tensor) -> Vec<Vec<u32>> {

@@ -83,6 +83,23 @@ struct Run<'a> {
     cancel: &'a AtomicBool,
 }
 
+impl<'a> Run<'a> {
+    fn new(
+        cross: &'a [CrossKv],
+        rows: usize,
+        options: &GenerateOptions,
+        cancel: &'a AtomicBool,
+    ) -> Self {
+        Self {
+            cross,
+            guided: rows == 2,
+            guidance: options.guidance,
+            sampler: Sampler::new(options.sampling, options.seed),
+            cancel,
+        }
+    }
+}
+
 impl MusicGen {
     /// Generates codes for a prompt, calling `on_frame(index, codes)` as soon as every codebook
     /// of a frame is known. Checks `cancel` before every decoder step. Returns `codes[k][f]`.
@@ -106,23 +123,9 @@ impl MusicGen {
         mut on_frame: impl FnMut(usize, &[u32]),
     ) -> Result<Vec<Vec<u32>>> {
         self.check(options)?;
-        let memory = self.memory_of(ids)?;
-        let guided = options.guidance != 1.0;
-        // The unconditional branch attends to all-zero text states (transformers multiplies the
-        // projected states by the all-zero mask), batched after the conditional one.
-        let memory = if guided {
-            Tensor::cat(&[&memory, &memory.zeros_like()?], 0)?
-        } else {
-            memory
-        };
+        let (memory, rows) = self.guided_memory(ids, options.guidance)?;
         let cross = self.decoder.cross_kv(&memory)?;
-        let mut run = Run {
-            cross: &cross,
-            guided,
-            guidance: options.guidance,
-            sampler: Sampler::new(options.sampling, options.seed),
-            cancel,
-        };
+        let mut run = Run::new(&cross, rows, options, cancel);
         let result = self.windows(&mut run, options, &mut on_frame);
         self.decoder.clear_kv_cache();
         result
@@ -166,21 +169,9 @@ impl MusicGen {
             )));
         }
         let ids = self.tokenize(prompt_text)?;
-        let memory = self.memory_of(&ids)?;
-        let guided = options.guidance != 1.0;
-        let memory = if guided {
-            Tensor::cat(&[&memory, &memory.zeros_like()?], 0)?
-        } else {
-            memory
-        };
+        let (memory, rows) = self.guided_memory(&ids, options.guidance)?;
         let cross = self.decoder.cross_kv(&memory)?;
-        let mut run = Run {
-            cross: &cross,
-            guided,
-            guidance: options.guidance,
-            sampler: Sampler::new(options.sampling, options.seed),
-            cancel,
-        };
+        let mut run = Run::new(&cross, rows, options, cancel);
         let result = self.window(&mut run, prompt, frames, &mut on_frame);
         self.decoder.clear_kv_cache();
         result
@@ -211,13 +202,8 @@ impl MusicGen {
                 (0..steps).map(move |p| pattern.frame_at(k, p).map_or(pad, |f| codes[k][f]))
             })
             .collect();
-        let memory = self.memory_of(ids)?;
-        let guided = guidance != 1.0;
-        let (memory, rows) = if guided {
-            (Tensor::cat(&[&memory, &memory.zeros_like()?], 0)?, 2)
-        } else {
-            (memory, 1)
-        };
+        let (memory, rows) = self.guided_memory(ids, guidance)?;
+        let guided = rows == 2;
         let ids = Tensor::from_vec(delayed.repeat(rows), (rows, codebooks, steps), &self.device)?;
         // (rows, codebooks, steps, vocab): position p predicts position p + 1.
         let logits = self
@@ -240,6 +226,17 @@ impl MusicGen {
                     .collect()
             })
             .collect())
+    }
+
+    /// The decoder memory for text, and its rows: with guidance, the unconditional branch
+    /// attends to all-zero text states (transformers multiplies the projected states by the
+    /// all-zero mask), batched after the conditional one.
+    fn guided_memory(&mut self, ids: &[u32], guidance: f64) -> Result<(Tensor, usize)> {
+        let memory = self.memory_of(ids)?;
+        if guidance == 1.0 {
+            return Ok((memory, 1));
+        }
+        Ok((Tensor::cat(&[&memory, &memory.zeros_like()?], 0)?, 2))
     }
 
     fn check(&self, options: &GenerateOptions) -> Result<()> {
