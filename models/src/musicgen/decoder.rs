@@ -6,6 +6,7 @@
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
+use candle_nn::kv_cache::KvCache;
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
 
 use super::config::DecoderConfig;
@@ -103,8 +104,13 @@ struct Attention {
     num_heads: usize,
     head_dim: usize,
     scale: f64,
-    kv_cache: Option<(Tensor, Tensor)>,
+    /// Keys and values of the positions so far, in buffers that grow by blocks (no copy of
+    /// the whole cache at each step).
+    kv_cache: KvCache,
 }
+
+/// Positions a fresh self-attention cache holds before it grows (by as many again).
+const KV_CACHE_BLOCK: usize = 512;
 
 impl Attention {
     fn new(cfg: &DecoderConfig, vb: VarBuilder) -> Result<Self> {
@@ -119,7 +125,7 @@ impl Attention {
             num_heads: cfg.num_attention_heads,
             head_dim,
             scale: (head_dim as f64).powf(-0.5),
-            kv_cache: None,
+            kv_cache: KvCache::new(2, KV_CACHE_BLOCK),
         })
     }
 
@@ -153,11 +159,7 @@ impl Attention {
         let q = self.split_heads(&(xs.apply(&self.q_proj)? * self.scale)?)?;
         let k = self.split_heads(&xs.apply(&self.k_proj)?)?;
         let v = self.split_heads(&xs.apply(&self.v_proj)?)?;
-        let (k, v) = match &self.kv_cache {
-            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-            None => (k, v),
-        };
-        self.kv_cache = Some((k.clone(), v.clone()));
+        let (k, v) = self.kv_cache.append(&k, &v)?;
         let new = q.dim(2)?;
         let total = k.dim(2)?;
         let mask = (new > 1)
@@ -313,7 +315,7 @@ impl Decoder {
     pub fn clear_kv_cache(&mut self) {
         self.offset = 0;
         for layer in &mut self.layers {
-            layer.self_attn.kv_cache = None;
+            layer.self_attn.kv_cache = KvCache::new(2, KV_CACHE_BLOCK);
         }
     }
 
