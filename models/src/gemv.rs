@@ -50,7 +50,7 @@ pub fn rows_times_weight_t(xs: &Tensor, weight: &Tensor) -> Result<Option<Tensor
 }
 
 /// The fastest dot product this CPU runs: AVX2 with fused multiply-add where present.
-fn dot_for_this_cpu() -> fn(&[f32], &[f32]) -> f32 {
+pub(crate) fn dot_for_this_cpu() -> fn(&[f32], &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
         return dot_avx2_fma;

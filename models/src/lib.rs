@@ -1,6 +1,7 @@
 //! The paper's chain of four models in candle, on local files only: no tokio, no axum, no hub.
 //!
 //! # Layout
+//! - [`attention`]: one new position attending over a key/value cache on the CPU.
 //! - [`error`]: the crate's one error type; every failure names the file or field at fault.
 //! - [`checkpoint`]: finding and opening a checkpoint directory in the Hugging Face layout
 //!   (`config.json`, `model.safetensors` or `pytorch_model.bin`, `tokenizer.json`).
@@ -22,6 +23,7 @@
 //! - `pipeline`: the four stages and the paper's variants, with events and cancellation.
 //! - `tiny`: tiny random-weight model sets in the real layouts, for demos and tests.
 
+pub mod attention;
 pub mod checkpoint;
 pub mod device;
 pub mod encodec;

@@ -162,6 +162,15 @@ impl Attention {
         let (k, v) = self.kv_cache.append(&k, &v)?;
         let new = q.dim(2)?;
         let total = k.dim(2)?;
+        if new == 1
+            && let (Some(keys), Some(values)) = (
+                self.kv_cache.k_cache().all_data(),
+                self.kv_cache.v_cache().all_data(),
+            )
+            && let Some(out) = crate::attention::single_query(&q, keys, values, total)?
+        {
+            return self.merge_heads(&out);
+        }
         let mask = (new > 1)
             .then(|| causal_mask(new, total - new, q.dtype(), q.device()))
             .transpose()?;
