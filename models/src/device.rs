@@ -52,6 +52,11 @@ impl DeviceChoice {
     }
 }
 
+/// The device's kind, for people: `CPU` or `CUDA`.
+pub fn kind_name(device: &Device) -> &'static str {
+    if device.is_cuda() { "CUDA" } else { "CPU" }
+}
+
 /// The dtype to compute in on a device: f32 on the CPU, bf16 on a GPU that supports it.
 pub fn compute_dtype(device: &Device) -> DType {
     if device.is_cuda() {

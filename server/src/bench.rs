@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use ekphrasis_models::device::{DeviceChoice, compute_dtype};
+use ekphrasis_models::device::{DeviceChoice, compute_dtype, kind_name};
 use ekphrasis_models::encodec_stream::{StreamOptions, StreamingDecoder};
 use ekphrasis_models::musicgen::{Config, GenerateOptions, MusicGen, Quantization, Sampling};
 
@@ -76,7 +76,7 @@ fn compose(args: BenchComposeArgs) -> anyhow::Result<()> {
         Some(q) => format!("decoder {q:?}, the rest {dtype:?}"),
         None => format!("{dtype:?}"),
     };
-    let device_name = if device.is_cuda() { "CUDA" } else { "CPU" };
+    let device_name = kind_name(&device);
     println!("MusicGen-small, random weights from the published config, {device_name}, {weights}");
     println!(
         "  {:<36}{:>10.1} s",

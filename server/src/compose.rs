@@ -7,9 +7,8 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use anyhow::Context;
-use candle_core::Device;
 use clap::Args;
-use ekphrasis_models::device::{DeviceChoice, compute_dtype};
+use ekphrasis_models::device::{DeviceChoice, compute_dtype, kind_name};
 use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Quantization, Sampling};
 
 use crate::{hub, wav};
@@ -74,7 +73,7 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<()> {
     eprintln!(
         "loaded {} on {} in {:.1} s",
         dir.display(),
-        device_name(&device),
+        kind_name(&device),
         started.elapsed().as_secs_f64()
     );
     let frame_rate = musicgen.config().audio_encoder.frame_rate();
@@ -133,8 +132,4 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<()> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
-}
-
-fn device_name(device: &Device) -> &'static str {
-    if device.is_cuda() { "CUDA" } else { "CPU" }
 }

@@ -74,6 +74,25 @@ pub fn guide(cond: &[f32], uncond: &[f32], scale: f64) -> Vec<f32> {
         .collect()
 }
 
+/// Refuses a guidance scale or sampling settings that cannot be used.
+fn check_sampling(options: &GenerateOptions) -> Result<()> {
+    if !options.guidance.is_finite() || options.guidance < 1.0 {
+        return Err(Error::Input(format!(
+            "guidance: must be at least 1, got {}",
+            options.guidance
+        )));
+    }
+    if let Sampling::TopK { top_k, temperature } = options.sampling
+        && (top_k == 0 || !(temperature.is_finite() && temperature > 0.0))
+    {
+        return Err(Error::Input(format!(
+            "sampling: top-k must be at least 1 and the temperature above 0, got \
+             {top_k} and {temperature}"
+        )));
+    }
+    Ok(())
+}
+
 /// What stays fixed across the windows of one generation.
 struct Run<'a> {
     cross: &'a [CrossKv],
@@ -154,20 +173,14 @@ impl MusicGen {
         if prompt.iter().flatten().any(|&c| c >= vocab) {
             return Err(Error::Input(format!("prompt: codes must be below {vocab}")));
         }
-        let single = GenerateOptions {
-            frames,
-            window: Window {
-                max_frames: frames.max(known + 1),
-                stride_frames: 1,
-            },
-            ..options.clone()
-        };
-        self.check(&single)?;
-        if frames <= known {
+        if frames <= known || frames > self.max_frames() {
             return Err(Error::Input(format!(
-                "frames: must exceed the prompt's {known} frames, got {frames}"
+                "frames: one window holds more than the prompt's {known} and at most {} frames, \
+                 got {frames}",
+                self.max_frames()
             )));
         }
+        check_sampling(options)?;
         let ids = self.tokenize(prompt_text)?;
         let (memory, rows) = self.guided_memory(&ids, options.guidance)?;
         let cross = self.decoder.cross_kv(&memory)?;
@@ -259,21 +272,7 @@ impl MusicGen {
                 self.max_frames()
             )));
         }
-        if !options.guidance.is_finite() || options.guidance < 1.0 {
-            return Err(Error::Input(format!(
-                "guidance: must be at least 1, got {}",
-                options.guidance
-            )));
-        }
-        if let Sampling::TopK { top_k, temperature } = options.sampling
-            && (top_k == 0 || !(temperature.is_finite() && temperature > 0.0))
-        {
-            return Err(Error::Input(format!(
-                "sampling: top-k must be at least 1 and the temperature above 0, got \
-                 {top_k} and {temperature}"
-            )));
-        }
-        Ok(())
+        check_sampling(options)
     }
 
     /// Generates window after window until `options.frames` frames exist.
