@@ -9,6 +9,7 @@
 //! - [`encodec`]: the EnCodec 32 kHz decoder (codes → waveform) that MusicGen uses.
 //! - [`encodec_stream`]: streaming EnCodec decoding, equal to the whole-at-once decode.
 //! - [`gemv`]: the CPU product of a few activation rows with a weight matrix (decoder steps).
+//! - [`qgemv`]: the CPU product of activation rows with a weight matrix in quantized blocks.
 //! - [`musicgen`]: MusicGen-small: T5 text encoder, the delayed-codebook decoder with guidance
 //!   and sampling, frames streamed as they are made.
 //! - [`random_weights`]: seeded random weights of any shape, to build full-size models from a
@@ -31,6 +32,7 @@ pub mod encodec_stream;
 pub mod error;
 pub mod gemv;
 pub mod musicgen;
+pub mod qgemv;
 pub mod random_weights;
 
 pub use error::{Error, Result};
