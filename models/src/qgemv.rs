@@ -153,7 +153,7 @@ mod tests {
 
     fn matrix(rows: usize, cols: usize, seed: f32) -> Tensor {
         let values: Vec<f32> = (0..rows * cols)
-            .map(|i| ((i as f32 * 0.37 + seed).sin() * 0.5))
+            .map(|i| (i as f32 * 0.37 + seed).sin() * 0.5)
             .collect();
         Tensor::from_vec(values, (rows, cols), &Device::Cpu).unwrap()
     }
