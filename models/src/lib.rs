@@ -14,6 +14,7 @@
 //!   and sampling, frames streamed as they are made.
 //! - [`random_weights`]: seeded random weights of any shape, to build full-size models from a
 //!   config alone (benchmarks, demo models).
+//! - [`tiny`]: tiny random-weight model sets in the real layouts, made in Rust (demos, tests).
 //!
 //! # Plan
 //! The other models arrive one issue at a time, each in its own module following the same shape
@@ -22,7 +23,6 @@
 //! - `resnet_bigru`, `clip_zero_shot`, `train`: the emotion labeller and its training.
 //! - `blip`, `falcon_rw`: the emotion-conditioned caption and the musical description.
 //! - `pipeline`: the four stages and the paper's variants, with events and cancellation.
-//! - `tiny`: tiny random-weight model sets in the real layouts, for demos and tests.
 
 pub mod attention;
 pub mod checkpoint;
@@ -34,5 +34,6 @@ pub mod gemv;
 pub mod musicgen;
 pub mod qgemv;
 pub mod random_weights;
+pub mod tiny;
 
 pub use error::{Error, Result};

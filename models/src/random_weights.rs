@@ -48,7 +48,7 @@ fn fill_for(name: &str, shape: &Shape) -> Fill {
     let leaf = name.rsplit('.').next().unwrap_or(name);
     let dims = shape.dims();
     let is_norm = name.contains("norm") && !name.contains("weight_v");
-    if leaf == "weight_g" || (is_norm && leaf == "weight") {
+    if leaf == "weight_g" || leaf == "running_var" || (is_norm && leaf == "weight") {
         return Fill::Const(1.0);
     }
     if leaf == "bias" || leaf.starts_with("bias_") {
