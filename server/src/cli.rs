@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::bench::BenchCommand;
 use crate::compose::ComposeArgs;
 use crate::config::{ConfigError, ConfigFile, ServeConfig};
+use crate::models_cmd::ModelsCommand;
 
 /// Ekphrasis: music with the emotion of a painting.
 #[derive(Debug, Parser)]
@@ -28,6 +29,9 @@ pub enum Command {
     /// Measure speed and memory (prints figures).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Download the default models, or write tiny ones for offline demos.
+    #[command(subcommand)]
+    Models(ModelsCommand),
 }
 
 /// Flags of `ekphrasis serve`.

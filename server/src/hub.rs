@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use hf_hub::{Cache, Repo};
 
 /// The files a checkpoint needs; `weights` lists alternatives, the first present wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Files<'a> {
     pub required: &'a [&'a str],
     pub weights: &'a [&'a str],

@@ -5,6 +5,8 @@
 //! - [`cli`]: the `ekphrasis` command line; [`compose`]: its `compose` command.
 //! - [`bench`]: `ekphrasis bench`, speed and memory figures.
 //! - [`hub`]: checkpoint directories from paths or Hugging Face hub ids.
+//! - [`catalog`]: the default checkpoint of each model role and where a role's directory comes from.
+//! - [`models_cmd`]: `ekphrasis models fetch` and `ekphrasis models tiny`.
 //! - [`wav`]: writing 16-bit PCM WAV files.
 //! - [`config`]: serve settings from flags, environment variables and an optional TOML file.
 //! - [`server`]: binding, running and shutting down, testable without a process.
@@ -16,12 +18,14 @@
 //! - [`models`]: whether the model chain can run here, and why not.
 
 pub mod bench;
+pub mod catalog;
 pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod http;
 pub mod hub;
 pub mod models;
+pub mod models_cmd;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -1,0 +1,81 @@
+//! `ekphrasis models tiny` and `ekphrasis models fetch`, offline, through a Hugging Face cache
+//! laid out as hf-hub lays it out.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ekphrasis(args: &[&str], hf_home: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ekphrasis"))
+        .args(args)
+        .env("HF_HOME", hf_home)
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .expect("run ekphrasis")
+}
+
+/// Copies `model` into the cache as the snapshot of `hub_id`.
+fn cache_as(hf_home: &Path, hub_id: &str, model: &Path) {
+    let repo = hf_home
+        .join("hub")
+        .join(format!("models--{}", hub_id.replace('/', "--")));
+    let snapshot = repo.join("snapshots/0123abcd");
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), "0123abcd").unwrap();
+    for entry in std::fs::read_dir(model).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), snapshot.join(entry.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn tiny_models_written_and_found_by_fetch_in_the_cache() {
+    let work = tempfile::tempdir().unwrap();
+    let models = work.path().join("models");
+    let out = ekphrasis(
+        &["models", "tiny", "--out", models.to_str().unwrap()],
+        work.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(models.join("musicgen/model.safetensors").is_file());
+
+    let hf_home = work.path().join("hf");
+    cache_as(
+        &hf_home,
+        "facebook/musicgen-small",
+        &models.join("musicgen"),
+    );
+    let out = ekphrasis(&["models", "fetch", "--only", "musicgen"], &hf_home);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ok:"), "{stdout}");
+}
+
+#[test]
+fn fetch_names_a_foreign_checkpoint_and_an_unknown_role() {
+    let work = tempfile::tempdir().unwrap();
+    let models = work.path().join("models");
+    let out = ekphrasis(
+        &["models", "tiny", "--out", models.to_str().unwrap()],
+        work.path(),
+    );
+    assert!(out.status.success());
+    let hf_home = work.path().join("hf");
+    cache_as(&hf_home, "tiiuae/falcon-rw-1b", &models.join("musicgen"));
+    let out = ekphrasis(&["models", "fetch", "--only", "falcon"], &hf_home);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("model_type is `musicgen`"), "{stdout}");
+
+    let out = ekphrasis(&["models", "fetch", "--only", "painter"], &hf_home);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no model role `painter`"));
+}
