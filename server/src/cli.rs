@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::bench::BenchCommand;
 use crate::compose::ComposeArgs;
 use crate::config::{ConfigError, ConfigFile, ServeConfig};
+use crate::enhance_cmd::EnhanceArgs;
 
 /// Ekphrasis: music with the emotion of a painting.
 #[derive(Debug, Parser)]
@@ -25,6 +26,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Compose music from text with MusicGen.
     Compose(ComposeArgs),
+    /// Write a musical description of a caption with Falcon-RW (or continue a raw prompt).
+    Enhance(EnhanceArgs),
     /// Measure speed and memory (prints figures).
     #[command(subcommand)]
     Bench(BenchCommand),

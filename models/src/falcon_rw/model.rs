@@ -136,6 +136,8 @@ impl Attention {
             Some(out) => out,
             None => {
                 let (alibi, mask) = bias.tensors(q.device())?;
+                // The cache views are strided; GPU matrix products want them packed.
+                let k = k.contiguous()?;
                 let scores = (q.matmul(&k.t()?)?.to_dtype(DType::F32)? * scale)?;
                 let scores = scores.broadcast_add(&alibi)?.broadcast_add(&mask)?;
                 let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(v.dtype())?;
@@ -369,19 +371,18 @@ impl Model {
                 }));
             }
         }
-        let per_key =
-            (t == 1).then(|| {
-                alibi
-                    .chunks(total)
-                    .enumerate()
-                    .flat_map(|(bh, keys)| {
-                        let row_mask = &mask[(bh / heads) * total..(bh / heads + 1) * total];
-                        keys.iter()
-                            .zip(row_mask)
-                            .map(|(a, m)| if *m == 0.0 { *a } else { f32::NEG_INFINITY })
-                    })
-                    .collect()
-            });
+        let per_key = (t == 1).then(|| {
+            alibi
+                .chunks(total)
+                .enumerate()
+                .flat_map(|(bh, keys)| {
+                    let row_mask = &mask[(bh / heads) * total..(bh / heads + 1) * total];
+                    keys.iter()
+                        .zip(row_mask)
+                        .map(|(a, m)| if *m == 0.0 { *a } else { f32::NEG_INFINITY })
+                })
+                .collect()
+        });
         Bias {
             alibi,
             mask,
