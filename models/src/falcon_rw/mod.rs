@@ -20,6 +20,7 @@ pub mod prompt;
 pub mod sampling;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use candle_core::{DType, Device};
@@ -47,7 +48,7 @@ const END_OF_TEXT: &str = "<|endoftext|>";
 /// A loaded Falcon-RW with its tokenizer.
 pub struct FalconRw {
     config: Config,
-    tokenizer: Option<Tokenizer>,
+    tokenizer: Option<Arc<Tokenizer>>,
     model: Model,
     device: Device,
     eos_token_ids: Vec<u32>,
@@ -141,7 +142,7 @@ impl FalconRw {
         let end_of_text = tokenizer.as_ref().and_then(|t| t.token_to_id(END_OF_TEXT));
         Ok(Self {
             config,
-            tokenizer,
+            tokenizer: tokenizer.map(Arc::new),
             model,
             device: device.clone(),
             eos_token_ids,
@@ -183,9 +184,7 @@ impl FalconRw {
     }
 
     fn tokenizer(&self) -> Result<&Tokenizer> {
-        self.tokenizer
-            .as_ref()
-            .ok_or_else(|| Error::Input("this model has no tokenizer".into()))
+        self.tokenizer.as_deref().ok_or_else(no_tokenizer)
     }
 
     /// Token ids of a text, as transformers' tokenizer gives them (no begin-of-sequence id).
@@ -229,11 +228,11 @@ impl FalconRw {
             eos.push(id);
         }
         options.eos_token_ids = Some(eos);
-        let tokenizer = self.tokenizer()?.clone();
+        let tokenizer = Arc::clone(self.tokenizer.as_ref().ok_or_else(no_tokenizer)?);
         let token_ids = self.generate(&ids, &options, cancel, |new| {
             tokenizer
                 .decode(new, true)
-                .is_ok_and(|text| prompt::answer_is_complete(&text))
+                .is_ok_and(|text| prompt::answer_is_complete(&text, caption))
         })?;
         let raw = self.decode(&token_ids)?;
         Ok(match prompt::clean_description(&raw, caption) {
@@ -249,4 +248,8 @@ impl FalconRw {
             },
         })
     }
+}
+
+fn no_tokenizer() -> Error {
+    Error::Input("this model has no tokenizer".into())
 }

@@ -97,32 +97,7 @@ pub fn paper_prompt(caption: &str) -> Result<String> {
 /// mid-sentence (the token budget ran out) is cut back to its last full sentence when it has
 /// one. Degenerate text (see [`is_degenerate`]) gives `None`.
 pub fn clean_description(raw: &str, caption: &str) -> Option<String> {
-    let mut lines = Vec::new();
-    for line in raw.lines() {
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let lower = line.to_lowercase();
-        if starts_new_turn(&lower) && !lines.is_empty() {
-            break;
-        }
-        if echoes_prompt(&lower, caption) {
-            continue;
-        }
-        let line = strip_label(line);
-        let line = line.trim_matches(|c: char| c == '"' || c.is_whitespace());
-        if line.is_empty() {
-            continue;
-        }
-        if starts_new_turn(&line.to_lowercase()) {
-            break;
-        }
-        lines.push(line.to_string());
-        if lines.len() == 2 {
-            break;
-        }
-    }
+    let (mut lines, _) = answer_lines(raw, caption);
     if let Some(last) = lines.last_mut()
         && !ends_sentence(last)
         && let Some(cut) = last_sentence_end(last)
@@ -133,28 +108,38 @@ pub fn clean_description(raw: &str, caption: &str) -> Option<String> {
     (!is_degenerate(&text)).then_some(text)
 }
 
-/// Whether the generated text already holds two complete non-empty lines or a new turn, so
-/// generating more cannot change the cleaned answer.
-pub fn answer_is_complete(raw: &str) -> bool {
-    let mut complete = 0;
-    let mut pieces = raw.split('\n').peekable();
-    while let Some(line) = pieces.next() {
-        let finished = pieces.peek().is_some();
-        let trimmed = line.trim();
-        if trimmed.is_empty() {
+/// Whether the generated text already settles the cleaned answer: its finished lines (those
+/// followed by a line break) give two answer lines, or the model has started a new turn after
+/// at least one. Generation can stop there.
+pub fn answer_is_complete(raw: &str, caption: &str) -> bool {
+    let Some(end) = raw.rfind('\n') else {
+        return false;
+    };
+    let (lines, new_turn) = answer_lines(&raw[..end], caption);
+    lines.len() == 2 || (new_turn && !lines.is_empty())
+}
+
+/// The answer's first (at most) two lines after cleaning, and whether a new turn ended it.
+fn answer_lines(raw: &str, caption: &str) -> (Vec<String>, bool) {
+    let mut lines = Vec::new();
+    for line in raw.lines() {
+        let line = line.trim();
+        if line.is_empty() || echoes_prompt(&line.to_lowercase(), caption) {
             continue;
         }
-        if finished && starts_new_turn(&trimmed.to_lowercase()) {
-            return true;
+        let line = strip_label(line).trim_matches(|c: char| c == '"' || c.is_whitespace());
+        if line.is_empty() {
+            continue;
         }
-        if finished {
-            complete += 1;
-            if complete == 2 {
-                return true;
-            }
+        if starts_new_turn(&line.to_lowercase()) {
+            return (lines, true);
+        }
+        lines.push(line.to_string());
+        if lines.len() == 2 {
+            break;
         }
     }
-    false
+    (lines, false)
 }
 
 /// Text that cannot serve as a description: fewer than 12 letters or 3 words, one word making up
@@ -345,9 +330,15 @@ mod tests {
 
     #[test]
     fn an_answer_is_complete_after_two_finished_lines_or_a_new_turn() {
-        assert!(!answer_is_complete(" A slow ballad.\nWith strings"));
-        assert!(answer_is_complete(" A slow ballad.\nWith strings.\n"));
-        assert!(answer_is_complete(" A slow ballad.\nInstruction: more\n"));
-        assert!(!answer_is_complete("\n\n A slow ballad."));
+        let done = |raw| answer_is_complete(raw, "a sad man");
+        assert!(!done(" A slow ballad.\nWith strings"));
+        assert!(done(" A slow ballad.\nWith strings.\n"));
+        assert!(done(" A slow ballad.\nInstruction: more\n"));
+        assert!(!done("\n\n A slow ballad."));
+        // An echo of the prompt is not a line of the answer.
+        assert!(!done(
+            " Include details like mood, genre.\nA slow ballad.\n"
+        ));
+        assert!(!done("Instruction: more\n"));
     }
 }
