@@ -3,7 +3,8 @@
 //! description (the Table I prompt, the answer cleaned to two lines, a fallback when the answer
 //! is unusable); with `--raw-prompt` it continues the given text as it is and prints the raw
 //! decoded continuation (special tokens skipped), as transformers' `generate` and
-//! `decode(skip_special_tokens=True)` give it.
+//! `decode(skip_special_tokens=True)` give it, uncleaned. The paper's path also ends at the
+//! tokenizer's `<|endoftext|>` and once two answer lines are written.
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -31,6 +32,8 @@ pub struct EnhanceArgs {
     #[arg(long, env = "EKPHRASIS_FALCON", default_value = "tiiuae/falcon-rw-1b")]
     pub falcon: String,
     /// Continue this text as it is, without the paper's prompt; prints the raw continuation.
+    /// It ends at the checkpoint's end-of-sequence id, as transformers' `generate` reads it
+    /// (generation_config.json, else config.json: 2 for falcon-rw-1b), or at --max-new-tokens.
     #[arg(
         long,
         conflicts_with_all = ["caption", "emotion"],
