@@ -8,6 +8,8 @@
 //! - [`device`]: choosing the compute device and dtype (CPU, or CUDA with the `cuda` feature).
 //! - [`encodec`]: the EnCodec 32 kHz decoder (codes → waveform) that MusicGen uses.
 //! - [`encodec_stream`]: streaming EnCodec decoding, equal to the whole-at-once decode.
+//! - [`falcon_rw`]: Falcon-RW-1B: ALiBi decoder with KV cache, greedy or seeded sampling, the
+//!   paper's description prompt and its cleaning.
 //! - [`gemv`]: the CPU product of a few activation rows with a weight matrix (decoder steps).
 //! - [`qgemv`]: the CPU product of activation rows with a weight matrix in quantized blocks.
 //! - [`musicgen`]: MusicGen-small: T5 text encoder, the delayed-codebook decoder with guidance
@@ -21,7 +23,7 @@
 //! (a serde `Config` with the checkpoint's field names and a `validate()`, `Model::new(&cfg, vb)`
 //! with checkpoint key names, `&mut self` KV caches):
 //! - `resnet_bigru`, `clip_zero_shot`, `train`: the emotion labeller and its training.
-//! - `blip`, `falcon_rw`: the emotion-conditioned caption and the musical description.
+//! - `blip`: the emotion-conditioned caption.
 //! - `pipeline`: the four stages and the paper's variants, with events and cancellation.
 
 pub mod attention;
@@ -30,6 +32,7 @@ pub mod device;
 pub mod encodec;
 pub mod encodec_stream;
 pub mod error;
+pub mod falcon_rw;
 pub mod gemv;
 pub mod musicgen;
 pub mod qgemv;

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::bench::BenchCommand;
 use crate::compose::ComposeArgs;
 use crate::config::{ConfigError, ConfigFile, ServeConfig};
+use crate::enhance_cmd::EnhanceArgs;
 use crate::models_cmd::ModelsCommand;
 
 /// Ekphrasis: music with the emotion of a painting.
@@ -26,6 +27,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Compose music from text with MusicGen.
     Compose(ComposeArgs),
+    /// Write a musical description of a caption with Falcon-RW (or continue a raw prompt).
+    Enhance(EnhanceArgs),
     /// Measure speed and memory (prints figures).
     #[command(subcommand)]
     Bench(BenchCommand),

@@ -2,8 +2,9 @@
 //! over a WebSocket. Everything with I/O lives here; model compute lives in `ekphrasis-models`.
 //!
 //! # Layout
-//! - [`cli`]: the `ekphrasis` command line; [`compose`]: its `compose` command.
-//! - [`bench`]: `ekphrasis bench`, speed and memory figures.
+//! - [`cli`]: the `ekphrasis` command line; [`compose`]: its `compose` command;
+//!   [`enhance_cmd`]: its `enhance` command.
+//! - [`bench`]: `ekphrasis bench`, speed and memory figures; [`bench_enhance`]: Falcon-RW's.
 //! - [`hub`]: checkpoint directories from paths or Hugging Face hub ids.
 //! - [`catalog`]: the default checkpoint of each model role and where a role's directory comes from.
 //! - [`models_cmd`]: `ekphrasis models fetch` and `ekphrasis models tiny`.
@@ -18,10 +19,12 @@
 //! - [`models`]: whether the model chain can run here, and why not.
 
 pub mod bench;
+pub mod bench_enhance;
 pub mod catalog;
 pub mod cli;
 pub mod compose;
 pub mod config;
+pub mod enhance_cmd;
 pub mod http;
 pub mod hub;
 pub mod models;

@@ -40,6 +40,7 @@ fn settle_thread_count() {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Compose(args) => ekphrasis_server::compose::run(args),
+        Command::Enhance(args) => ekphrasis_server::enhance_cmd::run(args),
         Command::Bench(command) => ekphrasis_server::bench::run(command),
         Command::Models(command) => ekphrasis_server::models_cmd::run(command),
         Command::Serve(args) => {
