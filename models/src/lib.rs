@@ -9,16 +9,20 @@
 //! - [`encodec`]: the EnCodec 32 kHz decoder (codes → waveform) that MusicGen uses.
 //! - [`encodec_stream`]: streaming EnCodec decoding, equal to the whole-at-once decode.
 //! - [`gemv`]: the CPU product of a few activation rows with a weight matrix (decoder steps).
+//! - [`image_prep`]: pixel values as transformers' image processors make them (PIL/torchvision
+//!   antialiased resize, crop, normalisation) from a checkpoint's preprocessor config.
 //! - [`musicgen`]: MusicGen-small: T5 text encoder, the delayed-codebook decoder with guidance
 //!   and sampling, frames streamed as they are made.
 //! - [`random_weights`]: seeded random weights of any shape, to build full-size models from a
 //!   config alone (benchmarks, demo models).
+//! - [`resnet`]: ResNet in transformers' layout (`microsoft/resnet-50`), the emotion labeller's
+//!   backbone: the last stage's feature map, or every stage's output.
 //!
 //! # Plan
 //! The other models arrive one issue at a time, each in its own module following the same shape
 //! (a serde `Config` with the checkpoint's field names and a `validate()`, `Model::new(&cfg, vb)`
 //! with checkpoint key names, `&mut self` KV caches):
-//! - `resnet_bigru`, `clip_zero_shot`, `train`: the emotion labeller and its training.
+//! - `resnet_bigru`, `train`: the emotion labeller's head and its training.
 //! - `blip`, `falcon_rw`: the emotion-conditioned caption and the musical description.
 //! - `pipeline`: the four stages and the paper's variants, with events and cancellation.
 //! - `tiny`: tiny random-weight model sets in the real layouts, for demos and tests.
@@ -30,7 +34,9 @@ pub mod encodec;
 pub mod encodec_stream;
 pub mod error;
 pub mod gemv;
+pub mod image_prep;
 pub mod musicgen;
 pub mod random_weights;
+pub mod resnet;
 
 pub use error::{Error, Result};
