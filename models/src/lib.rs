@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - [`attention`]: one new position attending over a key/value cache on the CPU.
+//! - [`blip`]: BLIP-large image captioning conditioned on the emotion by a text prefix: ViT
+//!   encoder, BERT decoder with KV cache, greedy and beam search as transformers runs them.
 //! - [`error`]: the crate's one error type; every failure names the file or field at fault.
 //! - [`checkpoint`]: finding and opening a checkpoint directory in the Hugging Face layout
 //!   (`config.json`, `model.safetensors` or `pytorch_model.bin`, `tokenizer.json`).
@@ -23,11 +25,12 @@
 //! (a serde `Config` with the checkpoint's field names and a `validate()`, `Model::new(&cfg, vb)`
 //! with checkpoint key names, `&mut self` KV caches):
 //! - `resnet_bigru`, `train`: the emotion labeller's head and its training.
-//! - `blip`, `falcon_rw`: the emotion-conditioned caption and the musical description.
+//! - `falcon_rw`: the musical description.
 //! - `pipeline`: the four stages and the paper's variants, with events and cancellation.
 //! - `tiny`: tiny random-weight model sets in the real layouts, for demos and tests.
 
 pub mod attention;
+pub mod blip;
 pub mod checkpoint;
 pub mod device;
 pub mod encodec;
