@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::bench::BenchCommand;
+use crate::caption_cmd::CaptionArgs;
 use crate::compose::ComposeArgs;
 use crate::config::{ConfigError, ConfigFile, ServeConfig};
 
@@ -25,6 +26,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Compose music from text with MusicGen.
     Compose(ComposeArgs),
+    /// Caption an image with BLIP, optionally continuing a prompt.
+    Caption(CaptionArgs),
     /// Measure speed and memory (prints figures).
     #[command(subcommand)]
     Bench(BenchCommand),

@@ -2,8 +2,9 @@
 //! over a WebSocket. Everything with I/O lives here; model compute lives in `ekphrasis-models`.
 //!
 //! # Layout
-//! - [`cli`]: the `ekphrasis` command line; [`compose`]: its `compose` command.
-//! - [`bench`]: `ekphrasis bench`, speed and memory figures.
+//! - [`cli`]: the `ekphrasis` command line; [`compose`]: its `compose` command;
+//!   [`caption_cmd`]: its `caption` command.
+//! - [`bench`]: `ekphrasis bench`, speed and memory figures; [`bench_caption`]: `bench caption`.
 //! - [`hub`]: checkpoint directories from paths or Hugging Face hub ids.
 //! - [`wav`]: writing 16-bit PCM WAV files.
 //! - [`config`]: serve settings from flags, environment variables and an optional TOML file.
@@ -16,6 +17,8 @@
 //! - [`models`]: whether the model chain can run here, and why not.
 
 pub mod bench;
+pub mod bench_caption;
+pub mod caption_cmd;
 pub mod cli;
 pub mod compose;
 pub mod config;

@@ -24,6 +24,7 @@ fn main() {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Compose(args) => ekphrasis_server::compose::run(args),
+        Command::Caption(args) => ekphrasis_server::caption_cmd::run(args),
         Command::Bench(command) => ekphrasis_server::bench::run(command),
         Command::Serve(args) => {
             let config = args.resolve()?;
