@@ -19,6 +19,14 @@
 //! - `generate` returns `[DEC]`, the prompt's ids and the new ids; `processor.decode(…,
 //!   skip_special_tokens=True)` of that whole sequence is the caption's text, so the text starts
 //!   with the prompt's words (lowercased by the tokenizer) and `[DEC]`/`[SEP]` are dropped.
+//!
+//! # Why not candle-transformers' `blip`
+//! Its config structs do parse the published `config.json`, and its numerics follow the same
+//! model, but it cannot load the published weights: its head requires
+//! `text_decoder.cls.predictions.decoder.weight`, which the file does not store (tied to the word
+//! embeddings). It also recomputes the cross-attention keys and values over the 577 image
+//! positions at every step, and its cache cannot be reordered for beam search. So the model is
+//! written here ([`vision`], [`text`]), in the same shape.
 
 pub mod config;
 pub mod generate;
@@ -198,7 +206,8 @@ impl Blip {
     }
 
     /// The ids the decoder starts from: `[DEC]`, then the prompt's tokens without `[CLS]` and
-    /// `[SEP]` (see the module docs). `None` or a blank prompt is refused unless it is `None`.
+    /// `[SEP]` (see the module docs); `[DEC]` alone for `None`. A blank prompt, one without
+    /// tokens, one over [`MAX_PROMPT_CHARS`] or one that fills the decoder's positions is refused.
     pub fn prompt_ids(&self, prompt: Option<&str>) -> Result<Vec<u32>> {
         let bos = self.config.bos_token_id();
         let Some(prompt) = prompt else {
