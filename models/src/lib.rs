@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - [`attention`]: one new position attending over a key/value cache on the CPU.
+//! - [`blip`]: BLIP-large image captioning conditioned on the emotion by a text prefix: ViT
+//!   encoder, BERT decoder with KV cache, greedy and beam search as transformers runs them.
 //! - [`error`]: the crate's one error type; every failure names the file or field at fault.
 //! - [`clip_zero_shot`]: zero-shot emotion probabilities from CLIP (`openai/clip-vit-base-patch32`)
 //!   and the prompts "a painting that feels {emotion}".
@@ -29,10 +31,10 @@
 //! (a serde `Config` with the checkpoint's field names and a `validate()`, `Model::new(&cfg, vb)`
 //! with checkpoint key names, `&mut self` KV caches):
 //! - `resnet_bigru`, `train`: the emotion labeller's head and its training.
-//! - `blip`: the emotion-conditioned caption.
 //! - `pipeline`: the four stages and the paper's variants, with events and cancellation.
 
 pub mod attention;
+pub mod blip;
 pub mod checkpoint;
 pub mod clip_zero_shot;
 pub mod device;

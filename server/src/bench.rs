@@ -21,6 +21,8 @@ pub enum BenchCommand {
     Compose(BenchComposeArgs),
     /// Falcon-RW-1B description speed.
     Enhance(crate::bench_enhance::BenchEnhanceArgs),
+    /// BLIP-large captioning speed.
+    Caption(crate::bench_caption::BenchCaptionArgs),
 }
 
 /// Flags of `ekphrasis bench compose`.
@@ -51,6 +53,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Compose(args) => compose(args),
         BenchCommand::Enhance(args) => crate::bench_enhance::run(args),
+        BenchCommand::Caption(args) => crate::bench_caption::run(args),
     }
 }
 

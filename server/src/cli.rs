@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::bench::BenchCommand;
+use crate::caption_cmd::CaptionArgs;
 use crate::compose::ComposeArgs;
 use crate::config::{ConfigError, ConfigFile, ServeConfig};
 use crate::enhance_cmd::EnhanceArgs;
@@ -29,6 +30,8 @@ pub enum Command {
     Compose(ComposeArgs),
     /// Write a musical description of a caption with Falcon-RW (or continue a raw prompt).
     Enhance(EnhanceArgs),
+    /// Caption an image with BLIP, optionally continuing a prompt.
+    Caption(CaptionArgs),
     /// Measure speed and memory (prints figures).
     #[command(subcommand)]
     Bench(BenchCommand),

@@ -19,12 +19,6 @@ use ekphrasis_shared::domain::Emotion;
 
 use crate::hub;
 
-/// Falcon-RW's files.
-pub const FALCON: hub::Files<'static> = hub::Files {
-    required: &["config.json", "tokenizer.json"],
-    weights: &["model.safetensors", "pytorch_model.bin"],
-};
-
 /// Flags of `ekphrasis enhance`.
 #[derive(Debug, Args)]
 pub struct EnhanceArgs {
@@ -95,7 +89,7 @@ pub fn run(args: EnhanceArgs) -> anyhow::Result<()> {
         _ => {}
     }
     let device = args.device.parse::<DeviceChoice>()?.open()?;
-    let dir = hub::resolve(&args.falcon, &FALCON)?;
+    let dir = hub::resolve(&args.falcon, &crate::catalog::FALCON.files)?;
     let started = Instant::now();
     let mut falcon = FalconRw::load(&dir, &device, compute_dtype(&device))?;
     eprintln!(

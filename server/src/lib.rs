@@ -2,12 +2,12 @@
 //! over a WebSocket. Everything with I/O lives here; model compute lives in `ekphrasis-models`.
 //!
 //! # Layout
-//! - [`cli`]: the `ekphrasis` command line; [`compose`]: its `compose` command;
-//!   [`enhance_cmd`]: its `enhance` command.
-//! - [`bench`]: `ekphrasis bench`, speed and memory figures; [`bench_enhance`]: Falcon-RW's.
+//! - [`cli`]: the `ekphrasis` command line. Its commands: [`compose`], [`enhance_cmd`],
+//!   [`caption_cmd`], [`models_cmd`] (`models fetch`, `models tiny`).
+//! - [`bench`]: `ekphrasis bench`, speed and memory figures; [`bench_enhance`] (Falcon-RW),
+//!   [`bench_caption`] (BLIP).
 //! - [`hub`]: checkpoint directories from paths or Hugging Face hub ids.
 //! - [`catalog`]: the default checkpoint of each model role and where a role's directory comes from.
-//! - [`models_cmd`]: `ekphrasis models fetch` and `ekphrasis models tiny`.
 //! - [`wav`]: writing 16-bit PCM WAV files.
 //! - [`config`]: serve settings from flags, environment variables and an optional TOML file.
 //! - [`server`]: binding, running and shutting down, testable without a process.
@@ -19,7 +19,9 @@
 //! - [`models`]: whether the model chain can run here, and why not.
 
 pub mod bench;
+pub mod bench_caption;
 pub mod bench_enhance;
+pub mod caption_cmd;
 pub mod catalog;
 pub mod cli;
 pub mod compose;

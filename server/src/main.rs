@@ -41,6 +41,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Compose(args) => ekphrasis_server::compose::run(args),
         Command::Enhance(args) => ekphrasis_server::enhance_cmd::run(args),
+        Command::Caption(args) => ekphrasis_server::caption_cmd::run(args),
         Command::Bench(command) => ekphrasis_server::bench::run(command),
         Command::Models(command) => ekphrasis_server::models_cmd::run(command),
         Command::Serve(args) => {
