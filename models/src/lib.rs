@@ -11,6 +11,8 @@
 //! - [`gemv`]: the CPU product of a few activation rows with a weight matrix (decoder steps).
 //! - [`musicgen`]: MusicGen-small: T5 text encoder, the delayed-codebook decoder with guidance
 //!   and sampling, frames streamed as they are made.
+//! - [`resnet_bigru`]: the paper's emotion head (BiGRU, self-attention, linear) on ResNet-50
+//!   features.
 //! - [`random_weights`]: seeded random weights of any shape, to build full-size models from a
 //!   config alone (benchmarks, demo models).
 //!
@@ -18,7 +20,7 @@
 //! The other models arrive one issue at a time, each in its own module following the same shape
 //! (a serde `Config` with the checkpoint's field names and a `validate()`, `Model::new(&cfg, vb)`
 //! with checkpoint key names, `&mut self` KV caches):
-//! - `resnet_bigru`, `clip_zero_shot`, `train`: the emotion labeller and its training.
+//! - `clip_zero_shot`, `train`: the emotion labeller's fallback and its training.
 //! - `blip`, `falcon_rw`: the emotion-conditioned caption and the musical description.
 //! - `pipeline`: the four stages and the paper's variants, with events and cancellation.
 //! - `tiny`: tiny random-weight model sets in the real layouts, for demos and tests.
@@ -32,5 +34,6 @@ pub mod error;
 pub mod gemv;
 pub mod musicgen;
 pub mod random_weights;
+pub mod resnet_bigru;
 
 pub use error::{Error, Result};

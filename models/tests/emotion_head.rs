@@ -1,0 +1,147 @@
+//! The emotion head and the complete emotion model against the reference: PyTorch's
+//! `nn.GRU`/`nn.MultiheadAttention`/`nn.Linear` and transformers' `ResNetModel`, run by
+//! `models/fixtures/make_emotion_head_fixtures.py` on the weights in
+//! `tests/data/emotion-head-tiny`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::VarBuilder;
+use ekphrasis_models::random_weights::RandomWeights;
+use ekphrasis_models::resnet_bigru::{EmotionHead, HeadConfig, probabilities};
+use serde_json::Value;
+
+fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/emotion-head-tiny")
+}
+
+fn expected() -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(data_dir().join("expected.safetensors"), &Device::Cpu)
+        .expect("expected.safetensors")
+}
+
+fn info() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(data_dir().join("expected.json")).unwrap())
+        .unwrap()
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims(), "shapes differ");
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+fn assert_close(name: &str, got: &Tensor, want: &Tensor, tolerance: f32) {
+    let diff = max_abs_diff(got, want);
+    assert!(
+        diff <= tolerance,
+        "{name}: largest difference {diff} > {tolerance}"
+    );
+}
+
+fn head_config() -> HeadConfig {
+    serde_json::from_value(info()["head"].clone()).unwrap()
+}
+
+fn head_weights() -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(data_dir().join("head.safetensors"), &Device::Cpu).unwrap()
+}
+
+#[test]
+fn head_matches_pytorch_stage_by_stage() {
+    let want = expected();
+    let vb = VarBuilder::from_tensors(head_weights(), DType::F32, &Device::Cpu);
+    let head = EmotionHead::new(&head_config(), vb.pp("head")).unwrap();
+    let features = &want["head_features"];
+    let trace = head.trace(features).unwrap();
+    assert_close("sequence", &trace.sequence, &want["head_sequence"], 0.0);
+    let layer0 = head.gru_layers(&trace.sequence, 1).unwrap();
+    assert_close(
+        "gru layer 0",
+        &layer0,
+        &want["head_gru_layer0_output"],
+        1e-5,
+    );
+    assert_close("gru", &trace.gru, &want["head_gru_output"], 1e-5);
+    assert_close(
+        "attention",
+        &trace.attention,
+        &want["head_attention_output"],
+        1e-5,
+    );
+    assert_close("pooled", &trace.pooled, &want["head_pooled"], 1e-5);
+    assert_close("logits", &trace.logits, &want["head_logits"], 1e-5);
+    let logits = head.forward(features).unwrap();
+    assert_close("forward", &logits, &want["head_logits"], 1e-5);
+    let probs = probabilities(&logits).unwrap();
+    assert_close("probabilities", &probs, &want["head_probabilities"], 1e-6);
+}
+
+#[test]
+fn head_gradients_match_pytorch_autograd() {
+    let want = expected();
+    let vars: HashMap<String, Var> = head_weights()
+        .into_iter()
+        .map(|(name, tensor)| (name, Var::from_tensor(&tensor).unwrap()))
+        .collect();
+    let tensors: HashMap<String, Tensor> = vars
+        .iter()
+        .map(|(name, var)| (name.clone(), var.as_tensor().clone()))
+        .collect();
+    let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+    let head = EmotionHead::new(&head_config(), vb.pp("head")).unwrap();
+    let targets: Vec<u32> = serde_json::from_value(info()["targets"].clone()).unwrap();
+    let targets = Tensor::new(targets, &Device::Cpu).unwrap();
+    let logits = head.forward(&want["head_features"]).unwrap();
+    let loss = candle_nn::loss::cross_entropy(&logits, &targets).unwrap();
+    assert_close("loss", &loss.reshape(1).unwrap(), &want["head_loss"], 1e-6);
+    let grads = loss.backward().unwrap();
+    assert_eq!(vars.len(), 22, "every head parameter");
+    for (name, var) in &vars {
+        let grad = grads
+            .get(var.as_tensor())
+            .unwrap_or_else(|| panic!("no gradient for {name}"));
+        assert_close(name, grad, &want[&format!("grad.{name}")], 1e-5);
+    }
+}
+
+#[test]
+fn full_size_head_builds_from_random_weights() {
+    let config = HeadConfig::default();
+    assert_eq!(
+        (config.feature_size, config.gru_hidden, config.gru_layers),
+        (2048, 128, 2)
+    );
+    let vb = RandomWeights::new(3).var_builder(DType::F32, &Device::Cpu);
+    let head = EmotionHead::new(&config, vb.pp("head")).unwrap();
+    let features = Tensor::rand(0f32, 1.0, (2, 2048, 7, 7), &Device::Cpu).unwrap();
+    let probs = probabilities(&head.forward(&features).unwrap()).unwrap();
+    assert_eq!(probs.dims(), [2, 5]);
+    for row in probs.to_vec2::<f32>().unwrap() {
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{row:?}");
+    }
+    let wrong = Tensor::zeros((1, 1024, 7, 7), DType::F32, &Device::Cpu).unwrap();
+    let err = head.forward(&wrong).unwrap_err();
+    assert!(err.to_string().contains("feature_size"), "{err}");
+}
+
+#[test]
+fn head_weights_with_a_wrong_shape_are_refused() {
+    let mut weights = head_weights();
+    weights.insert(
+        "head.gru.weight_hh_l1".into(),
+        Tensor::zeros((24, 9), DType::F32, &Device::Cpu).unwrap(),
+    );
+    let vb = VarBuilder::from_tensors(weights, DType::F32, &Device::Cpu);
+    let err = EmotionHead::new(&head_config(), vb.pp("head")).unwrap_err();
+    assert!(err.to_string().contains("weight_hh_l1"), "{err}");
+}
