@@ -13,6 +13,7 @@
 //!   and sampling, frames streamed as they are made.
 //! - [`resnet_bigru`]: the paper's emotion head (BiGRU, self-attention, linear) on ResNet-50
 //!   features.
+//! - [`train`]: training the head on a folder-per-emotion dataset with a frozen backbone.
 //! - [`random_weights`]: seeded random weights of any shape, to build full-size models from a
 //!   config alone (benchmarks, demo models).
 //!
@@ -20,7 +21,7 @@
 //! The other models arrive one issue at a time, each in its own module following the same shape
 //! (a serde `Config` with the checkpoint's field names and a `validate()`, `Model::new(&cfg, vb)`
 //! with checkpoint key names, `&mut self` KV caches):
-//! - `clip_zero_shot`, `train`: the emotion labeller's fallback and its training.
+//! - `clip_zero_shot`: the emotion labeller's zero-shot fallback.
 //! - `blip`, `falcon_rw`: the emotion-conditioned caption and the musical description.
 //! - `pipeline`: the four stages and the paper's variants, with events and cancellation.
 //! - `tiny`: tiny random-weight model sets in the real layouts, for demos and tests.
@@ -35,5 +36,6 @@ pub mod gemv;
 pub mod musicgen;
 pub mod random_weights;
 pub mod resnet_bigru;
+pub mod train;
 
 pub use error::{Error, Result};
