@@ -9,6 +9,8 @@
 //! - [`encodec`]: the EnCodec 32 kHz decoder (codes → waveform) that MusicGen uses.
 //! - [`encodec_stream`]: streaming EnCodec decoding, equal to the whole-at-once decode.
 //! - [`gemv`]: the CPU product of a few activation rows with a weight matrix (decoder steps).
+//! - [`image_prep`]: pixel values as transformers' image processors make them (PIL/torchvision
+//!   antialiased resize, crop, normalisation) from a checkpoint's preprocessor config.
 //! - [`musicgen`]: MusicGen-small: T5 text encoder, the delayed-codebook decoder with guidance
 //!   and sampling, frames streamed as they are made.
 //! - [`resnet_bigru`]: the paper's emotion head (BiGRU, self-attention, linear) on ResNet-50
@@ -16,6 +18,8 @@
 //! - [`train`]: training the head on a folder-per-emotion dataset with a frozen backbone.
 //! - [`random_weights`]: seeded random weights of any shape, to build full-size models from a
 //!   config alone (benchmarks, demo models).
+//! - [`resnet`]: ResNet in transformers' layout (`microsoft/resnet-50`), the emotion labeller's
+//!   backbone: the last stage's feature map, or every stage's output.
 //!
 //! # Plan
 //! The other models arrive one issue at a time, each in its own module following the same shape
@@ -33,8 +37,10 @@ pub mod encodec;
 pub mod encodec_stream;
 pub mod error;
 pub mod gemv;
+pub mod image_prep;
 pub mod musicgen;
 pub mod random_weights;
+pub mod resnet;
 pub mod resnet_bigru;
 pub mod train;
 

@@ -54,6 +54,18 @@ fn fill_for(name: &str, shape: &Shape) -> Fill {
     if leaf == "bias" || leaf.starts_with("bias_") {
         return Fill::Spread(0.01);
     }
+    // BatchNorm statistics: a variance must stay positive.
+    if leaf == "running_var" {
+        return Fill::Const(1.0);
+    }
+    if leaf == "running_mean" {
+        return Fill::Spread(0.01);
+    }
+    // Convolution kernels (out, in, kh, kw) scale by fan-in, even in a ResNet "embedder".
+    if dims.len() == 4 {
+        let fan_in: usize = dims.iter().skip(1).product::<usize>().max(1);
+        return Fill::Spread(1.0 / (fan_in as f32).sqrt());
+    }
     if name.contains("codebook") {
         return Fill::Spread(1.0);
     }
@@ -118,6 +130,8 @@ mod tests {
         );
         let norm = a.get(8, "decoder.layer_norm.weight").unwrap();
         assert_eq!(norm.to_vec1::<f32>().unwrap(), vec![1.0; 8]);
+        let var = a.get(8, "stage.normalization.running_var").unwrap();
+        assert_eq!(var.to_vec1::<f32>().unwrap(), vec![1.0; 8]);
         let g = a.get((3, 1, 1), "conv.weight_g").unwrap();
         assert_eq!(
             g.flatten_all().unwrap().to_vec1::<f32>().unwrap(),

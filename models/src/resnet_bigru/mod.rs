@@ -9,14 +9,17 @@
 //! - [`gru`]: the bidirectional multi-layer GRU.
 //! - [`attention`]: PyTorch-layout multi-head self-attention.
 //! - [`head`]: the head assembled.
+//! - [`model`]: the backbone and head as one model directory ([`EmotionModel`]).
 
 pub mod attention;
 pub mod config;
 pub mod gru;
 pub mod head;
+pub mod model;
 
 pub use config::HeadConfig;
 pub use head::{EmotionHead, HeadTrace, NUM_EMOTIONS, probabilities};
+pub use model::{EmotionModel, EmotionModelConfig};
 
 use candle_core::Tensor;
 use ekphrasis_shared::domain::EmotionProbabilities;

@@ -13,8 +13,8 @@ use image::RgbImage;
 use serde::Deserialize;
 
 use super::config::{ARCHITECTURE, HeadConfig, check_labels, check_model_type};
-use super::head::{EmotionHead, probabilities};
 use super::emotion_probabilities;
+use super::head::{EmotionHead, probabilities};
 use crate::checkpoint::CheckpointDir;
 use crate::error::{Error, Result};
 use crate::image_prep::{ImageProcessorConfig, pixel_values};
@@ -51,7 +51,9 @@ impl EmotionModelConfig {
                 field: "architecture",
                 message: format!(
                     "{}: this build runs \"{ARCHITECTURE}\"",
-                    value.get("architecture").unwrap_or(&serde_json::Value::Null)
+                    value
+                        .get("architecture")
+                        .unwrap_or(&serde_json::Value::Null)
                 ),
             });
         }

@@ -110,22 +110,23 @@ impl Backbone {
             WeightFiles::Safetensors(paths) => {
                 let mut all = Vec::new();
                 for path in paths {
-                    let map = candle_core::safetensors::load(path, &Device::Cpu).map_err(
-                        |source| Error::Weights {
-                            path: path.clone(),
-                            source,
-                        },
-                    )?;
+                    let map =
+                        candle_core::safetensors::load(path, &Device::Cpu).map_err(|source| {
+                            Error::Weights {
+                                path: path.clone(),
+                                source,
+                            }
+                        })?;
                     all.extend(map);
                 }
                 all
             }
-            WeightFiles::PytorchBin(path) => candle_core::pickle::read_all(path).map_err(
-                |source| Error::Weights {
+            WeightFiles::PytorchBin(path) => {
+                candle_core::pickle::read_all(path).map_err(|source| Error::Weights {
                     path: path.clone(),
                     source,
-                },
-            )?,
+                })?
+            }
         };
         let mut out = HashMap::new();
         for (name, tensor) in tensors {
@@ -184,7 +185,11 @@ fn identity_of(checkpoint: &CheckpointDir) -> Result<String> {
         };
         let mut file = std::fs::File::open(path).map_err(io)?;
         let mut buffer = vec![0u8; 1 << 20];
-        hasher.update(path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default());
+        hasher.update(
+            path.file_name()
+                .map(|n| n.as_encoded_bytes())
+                .unwrap_or_default(),
+        );
         loop {
             let read = file.read(&mut buffer).map_err(io)?;
             if read == 0 {

@@ -138,17 +138,26 @@ pub fn train_emotion(
 
     let mut cache = FeatureCache::new(Some(out), backbone.identity(), backbone.device())?;
     let counts = FeatureCounts::default();
-    let (features, counts) = all_features(&dataset, backbone, &mut cache, options, decode, counts, progress)?;
+    let (features, counts) = all_features(
+        &dataset, backbone, &mut cache, options, decode, counts, progress,
+    )?;
 
     let labels = dataset.labels();
     let split = stratified(&labels, 5, options.held_out, options.fit.seed);
     let epochs_max = options.fit.epochs;
-    let fitted = fit(&features, &labels, &split, &head, &options.fit, &mut |record| {
-        progress(TrainEvent::Epoch {
-            record,
-            of: epochs_max,
-        })
-    })?;
+    let fitted = fit(
+        &features,
+        &labels,
+        &split,
+        &head,
+        &options.fit,
+        &mut |record| {
+            progress(TrainEvent::Epoch {
+                record,
+                of: epochs_max,
+            })
+        },
+    )?;
     let accuracy = fitted.confusion.accuracy();
     let training = serde_json::json!({
         "images_per_class": dataset.per_class(),
@@ -214,9 +223,8 @@ fn all_features(
             let key = sha256_hex(&bytes);
             let cached = cache.get(&key);
             if cached.is_none() {
-                let image = decode(&bytes).map_err(|why| {
-                    Error::Input(format!("{}: {why}", item.path.display()))
-                })?;
+                let image = decode(&bytes)
+                    .map_err(|why| Error::Input(format!("{}: {why}", item.path.display())))?;
                 to_compute.push((i, image));
             } else {
                 counts.from_cache += 1;
@@ -230,7 +238,10 @@ fn all_features(
             let batch = backbone.features(&images)?;
             // Materialise before reading the clock (a GPU runs asynchronously).
             let batch = batch.to_device(backbone.device())?;
-            let _ = batch.sum_all()?.to_dtype(candle_core::DType::F32)?.to_scalar::<f32>()?;
+            let _ = batch
+                .sum_all()?
+                .to_dtype(candle_core::DType::F32)?
+                .to_scalar::<f32>()?;
             counts.seconds += started.elapsed().as_secs_f64();
             counts.computed += images.len();
             for (row, (i, _)) in to_compute.iter().enumerate() {
@@ -247,7 +258,10 @@ fn all_features(
                          holds features of another preprocessing; delete {}",
                         first.dims(),
                         slot.dims(),
-                        cache.dir().map(|d| d.display().to_string()).unwrap_or_default()
+                        cache
+                            .dir()
+                            .map(|d| d.display().to_string())
+                            .unwrap_or_default()
                     )));
                 }
             }

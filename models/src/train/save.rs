@@ -58,7 +58,9 @@ pub fn write_model(
 /// The backbone's image processor settings as a `preprocessor_config.json` value.
 fn preprocessor_json(backbone: &Backbone) -> Result<serde_json::Value> {
     let Some(checkpoint) = backbone.checkpoint() else {
-        return Err(Error::Input("a random backbone has no preprocessing files".into()));
+        return Err(Error::Input(
+            "a random backbone has no preprocessing files".into(),
+        ));
     };
     if checkpoint.root().join("processor_config.json").is_file() {
         let value: serde_json::Value = checkpoint.read_json("processor_config.json")?;
