@@ -8,8 +8,11 @@ use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
+use ekphrasis_models::image_prep::{ImageProcessorConfig, to_rgb};
 use ekphrasis_models::random_weights::RandomWeights;
-use ekphrasis_models::resnet_bigru::{EmotionHead, HeadConfig, probabilities};
+use ekphrasis_models::resnet::ResNetConfig;
+use ekphrasis_models::resnet_bigru::{EmotionHead, EmotionModel, HeadConfig, probabilities};
+use ekphrasis_shared::domain::Emotion;
 use serde_json::Value;
 
 fn data_dir() -> PathBuf {
@@ -144,4 +147,154 @@ fn head_weights_with_a_wrong_shape_are_refused() {
     let vb = VarBuilder::from_tensors(weights, DType::F32, &Device::Cpu);
     let err = EmotionHead::new(&head_config(), vb.pp("head")).unwrap_err();
     assert!(err.to_string().contains("weight_hh_l1"), "{err}");
+}
+
+fn model_dir() -> PathBuf {
+    data_dir().join("model")
+}
+
+#[test]
+fn model_from_pixel_values_matches_transformers_and_pytorch() {
+    let want = expected();
+    let model = EmotionModel::load(model_dir(), &Device::Cpu).unwrap();
+    let pixels = &want["model_pixel_values"];
+    let features = model.features(pixels).unwrap();
+    assert_close(
+        "backbone features",
+        &features,
+        &want["model_features"],
+        1e-4,
+    );
+    let logits = model.head_logits(&features).unwrap();
+    assert_close("logits", &logits, &want["model_logits"], 1e-5);
+    let probs = model.probabilities_from_pixels(pixels).unwrap();
+    assert_close("probabilities", &probs, &want["model_probabilities"], 1e-5);
+}
+
+#[test]
+fn model_from_the_image_file_matches_transformers() {
+    let want = expected();
+    let image = image::open(data_dir().join("painting.png")).unwrap();
+    let model = EmotionModel::load(model_dir(), &Device::Cpu).unwrap();
+    let got = model.classify(&to_rgb(&image)).unwrap();
+    let got: Vec<f32> = got.iter().map(|(_, p)| p).collect();
+    let got = Tensor::new(got, &Device::Cpu)
+        .unwrap()
+        .unsqueeze(0)
+        .unwrap();
+    // Looser: the pixels go through this crate's resampler instead of transformers'.
+    assert_close("probabilities", &got, &want["model_probabilities"], 1e-4);
+    let label = info()["model_label"].as_str().unwrap().to_string();
+    let best = Emotion::ALL[got.argmax(1).unwrap().to_vec1::<u32>().unwrap()[0] as usize];
+    assert_eq!(best.as_str(), label);
+}
+
+/// A copy of the tiny model directory with `config.json` changed by `edit`.
+fn edited_model(edit: impl FnOnce(&mut Value)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "model.safetensors",
+        "preprocessor_config.json",
+        "config.json",
+    ] {
+        std::fs::copy(model_dir().join(name), dir.path().join(name)).unwrap();
+    }
+    let path = dir.path().join("config.json");
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut config);
+    std::fs::write(&path, config.to_string()).unwrap();
+    dir
+}
+
+fn load_error(dir: &std::path::Path) -> String {
+    EmotionModel::load(dir, &Device::Cpu)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn foreign_and_broken_model_directories_are_refused_by_name() {
+    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    // A MusicGen checkpoint and a plain ResNet checkpoint are not emotion models.
+    let err = load_error(&models.join("musicgen-tiny"));
+    assert!(
+        err.contains("config.json") && err.contains("model_type"),
+        "{err}"
+    );
+    assert!(err.contains("musicgen"), "{err}");
+    let err = load_error(&models.join("resnet-tiny/bottleneck"));
+    assert!(
+        err.contains("\"resnet\" is not an Ekphrasis emotion model"),
+        "{err}"
+    );
+    let err = load_error(std::path::Path::new("/no/such/emotion-model"));
+    assert!(err.contains("/no/such/emotion-model"), "{err}");
+
+    let dir = edited_model(|c| {
+        c["labels"] = serde_json::json!(["joy", "anger", "sadness", "fun", "calm"])
+    });
+    let err = load_error(dir.path());
+    assert!(
+        err.contains("labels") && err.contains("config.json"),
+        "{err}"
+    );
+    let dir = edited_model(|c| c["head"]["feature_size"] = 2048.into());
+    let err = load_error(dir.path());
+    assert!(err.contains("head.feature_size"), "{err}");
+    let dir = edited_model(|c| c["head"]["attention_heads"] = 3.into());
+    assert!(load_error(dir.path()).contains("head.attention_heads"));
+    let dir = edited_model(|c| c["architecture"] = "vit-linear".into());
+    assert!(load_error(dir.path()).contains("architecture"));
+    let dir = edited_model(|c| {
+        c.as_object_mut().unwrap().remove("backbone");
+    });
+    let err = load_error(dir.path());
+    assert!(
+        err.contains("config.json") && err.contains("backbone"),
+        "{err}"
+    );
+    let dir = edited_model(|c| c["unknown_field"] = 1.into());
+    EmotionModel::load(dir.path(), &Device::Cpu).expect("unknown fields are ignored");
+
+    // Weights: missing, foreign, or without the head.
+    let dir = edited_model(|_| {});
+    std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+    assert!(load_error(dir.path()).contains("model.safetensors"));
+    std::fs::write(dir.path().join("model.safetensors"), b"GIF89a").unwrap();
+    assert!(load_error(dir.path()).contains("model.safetensors"));
+    let backbone_only = models.join("resnet-tiny/bottleneck/model.safetensors");
+    std::fs::copy(backbone_only, dir.path().join("model.safetensors")).unwrap();
+    let err = load_error(dir.path());
+    assert!(
+        err.contains("model.safetensors") && err.contains("head."),
+        "{err}"
+    );
+    let dir = edited_model(|_| {});
+    std::fs::remove_file(dir.path().join("preprocessor_config.json")).unwrap();
+    assert!(load_error(dir.path()).contains("preprocessor_config.json"));
+}
+
+#[test]
+fn full_size_model_builds_from_random_weights() {
+    let processor = ImageProcessorConfig::from_json(
+        include_str!("../presets/resnet-50-preprocessor.json"),
+        "resnet-50-preprocessor.json",
+    )
+    .unwrap();
+    let model = EmotionModel::random(
+        ResNetConfig::resnet50(),
+        HeadConfig::default(),
+        processor,
+        5,
+        &Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(model.config().head.feature_size, 2048);
+    // A small input keeps the debug build quick: 64 × 64 pixels give a 2 × 2 feature map.
+    let pixels = Tensor::rand(-1f32, 1.0, (1, 3, 64, 64), &Device::Cpu).unwrap();
+    let features = model.features(&pixels).unwrap();
+    assert_eq!(features.dims(), [1, 2048, 2, 2]);
+    let probs = probabilities(&model.head_logits(&features).unwrap()).unwrap();
+    let sum: f32 = probs.sum_all().unwrap().to_scalar().unwrap();
+    assert!((sum - 1.0).abs() < 1e-5);
 }

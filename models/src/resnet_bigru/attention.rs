@@ -18,7 +18,7 @@ impl SelfAttention {
     /// Loads `in_proj_weight` (3E, E), `in_proj_bias` (3E), `out_proj.weight` (E, E) and
     /// `out_proj.bias` (E) under `vb`. `heads` must divide `embed`.
     pub fn new(embed: usize, heads: usize, vb: VarBuilder) -> Result<Self> {
-        if heads == 0 || embed % heads != 0 {
+        if heads == 0 || !embed.is_multiple_of(heads) {
             candle_core::bail!("attention: {heads} heads do not divide the width {embed}");
         }
         // PyTorch's initialisation, used when the builder creates weights (training):

@@ -79,7 +79,8 @@ impl HeadConfig {
         if self.gru_layers == 0 {
             return Err(bad("head.gru_layers", "must be above 0".into()));
         }
-        if self.attention_heads == 0 || (2 * self.gru_hidden) % self.attention_heads != 0 {
+        if self.attention_heads == 0 || !(2 * self.gru_hidden).is_multiple_of(self.attention_heads)
+        {
             return Err(bad(
                 "head.attention_heads",
                 format!(

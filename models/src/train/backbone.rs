@@ -83,14 +83,14 @@ impl Backbone {
             .iter()
             .map(|image| pixel_values(image, &self.processor, &self.device))
             .collect::<Result<Vec<_>>>()?;
-        if let Some(first) = pixels.first() {
-            if pixels.iter().any(|p| p.dims() != first.dims()) {
-                return Err(Error::Input(
-                    "the backbone's preprocessing gives images of different sizes; training \
+        if let Some(first) = pixels.first()
+            && pixels.iter().any(|p| p.dims() != first.dims())
+        {
+            return Err(Error::Input(
+                "the backbone's preprocessing gives images of different sizes; training \
                      needs a preprocessor_config.json that crops to one size"
-                        .into(),
-                ));
-            }
+                    .into(),
+            ));
         }
         let batch = Tensor::stack(&pixels, 0)?;
         self.resnet.forward(&batch)

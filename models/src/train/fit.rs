@@ -105,7 +105,7 @@ pub fn fit(
         },
     )?;
     let labels_u32: Vec<u32> = labels.iter().map(|&l| l as u32).collect();
-    let mut rng = StdRng::seed_from_u64(options.seed ^ 0x5EED_0F_D20F);
+    let mut rng = StdRng::seed_from_u64(options.seed ^ 0x5EED_F17D);
     let mut order = split.train.clone();
     let mut epochs = Vec::new();
     let mut best: Option<(f64, f64, usize, BTreeMap<String, Tensor>)> = None;

@@ -251,19 +251,19 @@ fn all_features(
             }
         }
         for slot in slots.into_iter().flatten() {
-            if let Some(first) = features.first() {
-                if first.dims() != slot.dims() {
-                    return Err(Error::Input(format!(
-                        "feature maps of different shapes ({:?} and {:?}): the feature cache \
+            if let Some(first) = features.first()
+                && first.dims() != slot.dims()
+            {
+                return Err(Error::Input(format!(
+                    "feature maps of different shapes ({:?} and {:?}): the feature cache \
                          holds features of another preprocessing; delete {}",
-                        first.dims(),
-                        slot.dims(),
-                        cache
-                            .dir()
-                            .map(|d| d.display().to_string())
-                            .unwrap_or_default()
-                    )));
-                }
+                    first.dims(),
+                    slot.dims(),
+                    cache
+                        .dir()
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default()
+                )));
             }
             features.push(slot);
         }
