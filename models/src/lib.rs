@@ -6,6 +6,8 @@
 //! - [`checkpoint`]: finding and opening a checkpoint directory in the Hugging Face layout
 //!   (`config.json`, `model.safetensors` or `pytorch_model.bin`, `tokenizer.json`).
 //! - [`device`]: choosing the compute device and dtype (CPU, or CUDA with the `cuda` feature).
+//! - [`emotion`]: the emotion labeller facade: an image in, the five probabilities, the label and
+//!   which labeller out.
 //! - [`encodec`]: the EnCodec 32 kHz decoder (codes → waveform) that MusicGen uses.
 //! - [`encodec_stream`]: streaming EnCodec decoding, equal to the whole-at-once decode.
 //! - [`gemv`]: the CPU product of a few activation rows with a weight matrix (decoder steps).
@@ -33,6 +35,7 @@
 pub mod attention;
 pub mod checkpoint;
 pub mod device;
+pub mod emotion;
 pub mod encodec;
 pub mod encodec_stream;
 pub mod error;

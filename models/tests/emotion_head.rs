@@ -298,3 +298,39 @@ fn full_size_model_builds_from_random_weights() {
     let sum: f32 = probs.sum_all().unwrap().to_scalar().unwrap();
     assert!((sum - 1.0).abs() < 1e-5);
 }
+
+#[test]
+fn grayscale_alpha_16_bit_and_cmyk_images_are_labelled() {
+    let model = EmotionModel::load(model_dir(), &Device::Cpu).unwrap();
+    let info = info();
+    let classify = |name: &str| -> Vec<f32> {
+        let image = image::open(data_dir().join(name)).unwrap();
+        let probs = model.classify(&to_rgb(&image)).unwrap();
+        probs.iter().map(|(_, p)| p).collect()
+    };
+    // Against transformers' own RGB conversion (RGBA composited over white).
+    for name in ["painting-gray.png", "painting-rgba.png"] {
+        let want: Vec<f32> =
+            serde_json::from_value(info["variant_probabilities"][name].clone()).unwrap();
+        let got = classify(name);
+        let diff = got
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(diff <= 1e-4, "{name}: {got:?} vs {want:?}");
+    }
+    // 16-bit gray is scaled to 8 bits, so it reads as the 8-bit gray image does (PIL would clip
+    // it instead); a CMYK JPEG decodes to RGB. Both must give a proper distribution.
+    let gray = classify("painting-gray.png");
+    let gray16 = classify("painting-gray16.png");
+    let diff = gray
+        .iter()
+        .zip(&gray16)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(diff <= 1e-4, "{gray16:?} vs {gray:?}");
+    let cmyk = classify("painting-cmyk.jpg");
+    assert!((cmyk.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{cmyk:?}");
+    assert!(cmyk.iter().all(|p| p.is_finite() && *p > 0.0));
+}

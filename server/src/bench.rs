@@ -19,6 +19,8 @@ use ekphrasis_models::musicgen::{Config, GenerateOptions, MusicGen, Quantization
 pub enum BenchCommand {
     /// MusicGen-small text-to-music speed.
     Compose(BenchComposeArgs),
+    /// The emotion labellers' speed: seconds per image, feature caching throughput.
+    Emotion(crate::bench_emotion::BenchEmotionArgs),
 }
 
 /// Flags of `ekphrasis bench compose`.
@@ -48,6 +50,7 @@ pub struct BenchComposeArgs {
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Compose(args) => compose(args),
+        BenchCommand::Emotion(args) => crate::bench_emotion::run(args),
     }
 }
 
@@ -301,7 +304,7 @@ fn log_softmax_at(logits: &[f32], index: usize) -> f64 {
 }
 
 /// The process's peak resident memory, from /proc (Linux).
-fn peak_rss_gib() -> Option<f64> {
+pub(crate) fn peak_rss_gib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::bench::BenchCommand;
 use crate::compose::ComposeArgs;
 use crate::config::{ConfigError, ConfigFile, ServeConfig};
+use crate::emotion_cmd::EmotionArgs;
+use crate::train_cmd::TrainCommand;
 
 /// Ekphrasis: music with the emotion of a painting.
 #[derive(Debug, Parser)]
@@ -25,6 +27,11 @@ pub enum Command {
     Serve(ServeArgs),
     /// Compose music from text with MusicGen.
     Compose(ComposeArgs),
+    /// Label a painting's emotion (happy, angry, sad, fun, neutral).
+    Emotion(EmotionArgs),
+    /// Train a model (the emotion labeller's head).
+    #[command(subcommand)]
+    Train(TrainCommand),
     /// Measure speed and memory (prints figures).
     #[command(subcommand)]
     Bench(BenchCommand),

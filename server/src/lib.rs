@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`cli`]: the `ekphrasis` command line; [`compose`]: its `compose` command.
-//! - [`bench`]: `ekphrasis bench`, speed and memory figures.
+//! - [`emotion_cmd`]: `ekphrasis emotion`; [`train_cmd`]: `ekphrasis train emotion`.
+//! - [`bench`]: `ekphrasis bench`, speed and memory figures; [`bench_emotion`]: its `emotion`.
 //! - [`hub`]: checkpoint directories from paths or Hugging Face hub ids.
 //! - [`wav`]: writing 16-bit PCM WAV files.
 //! - [`config`]: serve settings from flags, environment variables and an optional TOML file.
@@ -16,15 +17,18 @@
 //! - [`models`]: whether the model chain can run here, and why not.
 
 pub mod bench;
+pub mod bench_emotion;
 pub mod cli;
 pub mod compose;
 pub mod config;
+pub mod emotion_cmd;
 pub mod http;
 pub mod hub;
 pub mod models;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod train_cmd;
 pub mod upload;
 pub mod wav;
 pub mod ws;

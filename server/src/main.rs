@@ -25,6 +25,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Compose(args) => ekphrasis_server::compose::run(args),
         Command::Bench(command) => ekphrasis_server::bench::run(command),
+        Command::Emotion(args) => ekphrasis_server::emotion_cmd::run(args),
+        Command::Train(command) => ekphrasis_server::train_cmd::run(command),
         Command::Serve(args) => {
             let config = args.resolve()?;
             let runtime = tokio::runtime::Runtime::new()?;
