@@ -30,6 +30,20 @@ impl Backbone {
     /// Loads a ResNet checkpoint directory (`config.json`, weights, `preprocessor_config.json`).
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let checkpoint = CheckpointDir::open(dir)?;
+        let config: serde_json::Value = checkpoint.read_json("config.json")?;
+        match config.get("model_type").and_then(|t| t.as_str()) {
+            Some("resnet") | None => {}
+            Some(other) => {
+                return Err(Error::Unsupported {
+                    path: checkpoint.root().join("config.json"),
+                    field: "model_type",
+                    message: format!(
+                        "\"{other}\": the backbone must be a ResNet checkpoint such as \
+                         microsoft/resnet-50"
+                    ),
+                });
+            }
+        }
         let (resnet, processor) = ResNet::load(dir, device)?;
         let identity = identity_of(&checkpoint)?;
         Ok(Self {
