@@ -4,10 +4,13 @@
 //!
 //! transformers 5 picks the torchvision backend when torchvision is installed
 //! (`pip install transformers[vision]` installs it), else the PIL one. Both resample a `uint8`
-//! image separably (horizontal pass, then vertical, 8-bit rounding and clamping in between) with
-//! PIL's antialiased filters (bicubic a = −0.5, bilinear) and integer weights; they differ only in
-//! the weights' fixed-point precision (torchvision: the most bits that fit `i16`; PIL: 22 bits).
-//! [`ResizeBackend`] selects one; the default is torchvision's, the one users get.
+//! image separably (one pass per axis, 8-bit rounding and clamping in between) with PIL's
+//! antialiased filters (bicubic a = −0.5, bilinear) and integer weights. They differ in the
+//! weights' fixed-point precision (torchvision: the most bits that fit `i16`; PIL: 22 bits) and in
+//! the pass order (torchvision: horizontal first; Pillow 13: vertical first when the height
+//! shrinks by more than twice as many pixels as the width), so their outputs differ by up to a
+//! dozen 8-bit levels on sharp images. [`ResizeBackend`] selects one; the default is
+//! torchvision's, the one `AutoImageProcessor` gives users who installed `transformers[vision]`.
 
 use candle_core::{Device, Tensor};
 use image::{DynamicImage, RgbImage};
@@ -626,8 +629,8 @@ fn crop_axis(size: usize, crop: usize, backend: ResizeBackend) -> (std::ops::Ran
     }
 }
 
-/// Separable antialiased resize of 8-bit RGB: horizontal pass, then vertical, each only when
-/// that side changes, rounding and clamping to 8 bits after each (PIL and torchvision `uint8`).
+/// Separable antialiased resize of 8-bit RGB: one pass per axis, each only when that side
+/// changes, rounding and clamping to 8 bits after each (PIL and torchvision `uint8`).
 fn resize(
     pixels: &Pixels,
     height: usize,
@@ -635,16 +638,31 @@ fn resize(
     filter: Filter,
     backend: ResizeBackend,
 ) -> Pixels {
-    let mut current = pixels.clone();
-    if width != current.width {
-        let taps = Taps::new(current.width, width, filter, backend);
-        current = resample_rows(&current, &taps);
+    // Pillow 13 runs the vertical pass first when the height shrinks by more than twice as many
+    // pixels as the width (older Pillow and torchvision always start with the horizontal one).
+    let (in_h, in_w) = (pixels.height as i64, pixels.width as i64);
+    let (out_h, out_w) = (height as i64, width as i64);
+    let vertical_first =
+        backend == ResizeBackend::Pil && in_h - out_h > 0 && in_h - out_h > (in_w - out_w) * 2;
+    let horizontal = |p: &Pixels| {
+        if width != p.width {
+            resample_rows(p, &Taps::new(p.width, width, filter, backend))
+        } else {
+            p.clone()
+        }
+    };
+    let vertical = |p: &Pixels| {
+        if height != p.height {
+            resample_columns(p, &Taps::new(p.height, height, filter, backend))
+        } else {
+            p.clone()
+        }
+    };
+    if vertical_first {
+        horizontal(&vertical(pixels))
+    } else {
+        vertical(&horizontal(pixels))
     }
-    if height != current.height {
-        let taps = Taps::new(current.height, height, filter, backend);
-        current = resample_columns(&current, &taps);
-    }
-    current
 }
 
 /// Integer weights of a 1-D antialiased resampling, one window of input pixels per output pixel.
