@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`attention`]: one new position attending over a key/value cache on the CPU.
 //! - [`error`]: the crate's one error type; every failure names the file or field at fault.
+//! - [`clip_zero_shot`]: zero-shot emotion probabilities from CLIP (`openai/clip-vit-base-patch32`)
+//!   and the prompts "a painting that feels {emotion}".
 //! - [`checkpoint`]: finding and opening a checkpoint directory in the Hugging Face layout
 //!   (`config.json`, `model.safetensors` or `pytorch_model.bin`, `tokenizer.json`).
 //! - [`device`]: choosing the compute device and dtype (CPU, or CUDA with the `cuda` feature).
@@ -34,6 +36,7 @@
 
 pub mod attention;
 pub mod checkpoint;
+pub mod clip_zero_shot;
 pub mod device;
 pub mod emotion;
 pub mod encodec;
