@@ -5,6 +5,7 @@
 use ekphrasis_shared::domain::{Emotion, EmotionProbabilities};
 use image::RgbImage;
 
+use crate::clip_zero_shot::ClipZeroShot;
 use crate::error::Result;
 use crate::resnet_bigru::EmotionModel;
 
@@ -60,11 +61,13 @@ impl Reading {
     }
 }
 
-/// The emotion labeller, one of two models.
+/// The emotion labeller, one of two models (boxed: they are large and of unequal size).
 #[derive(Debug)]
 pub enum Labeller {
     /// The paper's trained model.
-    ResNetBiGru(EmotionModel),
+    ResNetBiGru(Box<EmotionModel>),
+    /// Zero-shot CLIP, until a trained model is configured.
+    ClipZeroShot(Box<ClipZeroShot>),
 }
 
 impl Labeller {
@@ -72,6 +75,7 @@ impl Labeller {
     pub fn kind(&self) -> LabellerKind {
         match self {
             Labeller::ResNetBiGru(_) => LabellerKind::ResNetBiGru,
+            Labeller::ClipZeroShot(_) => LabellerKind::ClipZeroShot,
         }
     }
 
@@ -79,6 +83,7 @@ impl Labeller {
     pub fn label(&self, image: &RgbImage) -> Result<Reading> {
         let probabilities = match self {
             Labeller::ResNetBiGru(model) => model.classify(image)?,
+            Labeller::ClipZeroShot(clip) => clip.classify(image)?,
         };
         Ok(Reading::new(probabilities, self.kind()))
     }

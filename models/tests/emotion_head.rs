@@ -334,3 +334,44 @@ fn grayscale_alpha_16_bit_and_cmyk_images_are_labelled() {
     assert!((cmyk.iter().sum::<f32>() - 1.0).abs() < 1e-5, "{cmyk:?}");
     assert!(cmyk.iter().all(|p| p.is_finite() && *p > 0.0));
 }
+
+#[test]
+fn the_labeller_says_which_model_read_the_image() {
+    use ekphrasis_models::clip_zero_shot::ClipZeroShot;
+    use ekphrasis_models::emotion::{Labeller, LabellerKind};
+
+    let painting = to_rgb(&image::open(data_dir().join("painting.png")).unwrap());
+    let trained = Labeller::ResNetBiGru(Box::new(
+        EmotionModel::load(model_dir(), &Device::Cpu).unwrap(),
+    ));
+    let reading = trained.label(&painting).unwrap();
+    assert_eq!(reading.labeller, LabellerKind::ResNetBiGru);
+    assert_eq!(reading.labeller_name(), "resnet-bigru");
+    assert_eq!(
+        reading.label.as_str(),
+        info()["model_label"].as_str().unwrap()
+    );
+
+    let clip_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/clip-tiny");
+    let clip_info: Value =
+        serde_json::from_str(&std::fs::read_to_string(clip_dir.join("expected.json")).unwrap())
+            .unwrap();
+    let clip = Labeller::ClipZeroShot(Box::new(
+        ClipZeroShot::load(&clip_dir, &Device::Cpu).unwrap(),
+    ));
+    let image = to_rgb(&image::open(clip_dir.join("clip-a-40x30.png")).unwrap());
+    let reading = clip.label(&image).unwrap();
+    assert_eq!(reading.labeller_name(), "clip-zero-shot");
+    let want: Vec<f32> =
+        serde_json::from_value(clip_info["images"]["clip-a-40x30"]["probs"].clone()).unwrap();
+    for ((emotion, got), want) in reading.probabilities.iter().zip(&want) {
+        assert!((got - want).abs() < 1e-4, "{emotion}: {got} vs {want}");
+    }
+    let best = want
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap()
+        .0;
+    assert_eq!(reading.label, Emotion::ALL[best]);
+}

@@ -1,13 +1,15 @@
 //! `ekphrasis bench emotion`: the emotion labeller's speed with random full-size weights built
 //! from the published configs (no download): seconds per image for ResNet-50 + the BiGRU head
 //! (with its parts), feature caching throughput as training computes it (images/s), a training
-//! step of the head, and peak memory. Figures, not pass/fail.
+//! step of the head, zero-shot CLIP ViT-B/32's seconds per image, and peak memory. Figures, not
+//! pass/fail.
 
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use clap::Args;
+use ekphrasis_models::clip_zero_shot::{ClipConfig, ClipZeroShot};
 use ekphrasis_models::device::{DeviceChoice, kind_name};
 use ekphrasis_models::image_prep::{ImageProcessorConfig, pixel_values};
 use ekphrasis_models::resnet::ResNetConfig;
@@ -124,6 +126,28 @@ pub fn run(args: BenchEmotionArgs) -> anyhow::Result<()> {
 
     let step = train_step_seconds(&device, args.train_steps.max(1))?;
     row("head training step (batch 16, 7x7 features)", step, "s");
+
+    println!(
+        "Zero-shot CLIP ViT-B/32 (openai/clip-vit-base-patch32's config), random weights, {}, f32",
+        kind_name(&device)
+    );
+    let started = Instant::now();
+    let clip = ClipZeroShot::random(&ClipConfig::vit_base_patch32(), 0, &device)?;
+    row(
+        "building weights, embedding the prompts",
+        started.elapsed().as_secs_f64(),
+        "s",
+    );
+    clip.classify(&picture(0))?;
+    let started = Instant::now();
+    for image in &images {
+        clip.classify(image)?;
+    }
+    row(
+        "seconds per image (640x480, end to end)",
+        started.elapsed().as_secs_f64() / n,
+        "s",
+    );
     row(
         "peak memory (RSS)",
         peak_rss_gib().unwrap_or(f64::NAN),

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use ekphrasis_models::clip_zero_shot::ClipZeroShot;
 use ekphrasis_models::device::DeviceChoice;
 use ekphrasis_models::emotion::{Labeller, Reading};
 use ekphrasis_models::image_prep::to_rgb;
@@ -16,10 +17,16 @@ use image::RgbImage;
 use serde::Serialize;
 
 use crate::config::{ConfigFile, ServeConfig};
-use crate::upload;
+use crate::{hub, upload};
 
 /// The CLIP checkpoint used when no emotion model is configured.
 pub const DEFAULT_CLIP: &str = "openai/clip-vit-base-patch32";
+
+/// CLIP's files.
+pub const CLIP: hub::Files<'static> = hub::Files {
+    required: &["config.json", "tokenizer.json", "preprocessor_config.json"],
+    weights: &["model.safetensors", "pytorch_model.bin"],
+};
 
 /// Flags of `ekphrasis emotion`.
 #[derive(Debug, Args)]
@@ -145,13 +152,20 @@ pub fn choose(args: &EmotionArgs) -> anyhow::Result<LabellerSource> {
 /// Loads the chosen labeller.
 pub fn load(source: &LabellerSource, device: &candle_core::Device) -> anyhow::Result<Labeller> {
     match source {
-        LabellerSource::EmotionModel(dir) => {
-            Ok(Labeller::ResNetBiGru(EmotionModel::load(dir, device)?))
+        LabellerSource::EmotionModel(dir) => Ok(Labeller::ResNetBiGru(Box::new(
+            EmotionModel::load(dir, device)?,
+        ))),
+        LabellerSource::Clip(spec) => {
+            let dir = hub::resolve(spec, &CLIP).with_context(|| {
+                format!(
+                    "zero-shot CLIP ({spec}) is unavailable: give a CLIP directory with --clip \
+                     DIR, or a trained model with --emotion-model DIR (`ekphrasis train emotion`)"
+                )
+            })?;
+            Ok(Labeller::ClipZeroShot(Box::new(ClipZeroShot::load(
+                &dir, device,
+            )?)))
         }
-        LabellerSource::Clip(spec) => bail!(
-            "zero-shot CLIP ({spec}) is not available in this build yet: train a model with \
-             `ekphrasis train emotion` and pass --emotion-model DIR"
-        ),
     }
 }
 

@@ -318,3 +318,56 @@ fn the_configured_model_is_used_and_clip_is_the_fallback() {
     let line = failure(&output);
     assert!(line.contains("openai/clip-vit-base-patch32"), "{line}");
 }
+
+#[test]
+fn clip_labels_with_its_name_and_the_reference_probabilities() {
+    let clip = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/data/clip-tiny");
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(clip.join("expected.json")).unwrap())
+            .unwrap();
+    let image = clip.join("clip-a-40x30.png");
+    let reading = json_reading(&ekphrasis(
+        &["emotion", path(&image), "--clip", path(&clip), "--json"],
+        &[],
+    ));
+    assert_eq!(reading["labeller"], "clip-zero-shot");
+    let want: Vec<f64> =
+        serde_json::from_value(expected["images"]["clip-a-40x30"]["probs"].clone()).unwrap();
+    for (name, want) in ["happy", "angry", "sad", "fun", "neutral"]
+        .iter()
+        .zip(&want)
+    {
+        let got = reading["probabilities"][*name].as_f64().unwrap();
+        assert!((got - want).abs() < 1e-4, "{name}: {got} vs {want}");
+    }
+    let best = want
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .unwrap()
+        .0;
+    assert_eq!(
+        reading["label"],
+        ["happy", "angry", "sad", "fun", "neutral"][best]
+    );
+
+    // A CLIP folder under the configured model folder is used when there is no emotion model.
+    let models = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(&clip, models.path().join("clip")).unwrap();
+    let reading = json_reading(&ekphrasis(
+        &["emotion", path(&image), "--json"],
+        &[("EKPHRASIS_MODELS", models.path())],
+    ));
+    assert_eq!(reading["labeller"], "clip-zero-shot");
+
+    // A foreign directory given as CLIP is refused with the file named.
+    let foreign = fixture().join("model");
+    let line = failure(&ekphrasis(
+        &["emotion", path(&image), "--clip", path(&foreign)],
+        &[],
+    ));
+    assert!(
+        line.contains("config.json") || line.contains("model.safetensors"),
+        "{line}"
+    );
+}
