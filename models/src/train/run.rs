@@ -141,6 +141,8 @@ pub fn train_emotion(
     let (features, counts) = all_features(
         &dataset, backbone, &mut cache, options, decode, counts, progress,
     )?;
+    // The stacked copy is all training needs; free the per-image copies.
+    drop(cache);
 
     let labels = dataset.labels();
     let split = stratified(&labels, 5, options.held_out, options.fit.seed);
