@@ -1,43 +1,35 @@
 //! The paper's chain of four models in candle, on local files only: no tokio, no axum, no hub.
+//! Each model follows one shape: a serde `Config` with the checkpoint's field names and a
+//! `validate()`, `Model::new(&cfg, vb)` with checkpoint key names, `&mut self` KV caches.
 //!
 //! # Layout
-//! - [`attention`]: one new position attending over a key/value cache on the CPU.
-//! - [`blip`]: BLIP-large image captioning conditioned on the emotion by a text prefix: ViT
-//!   encoder, BERT decoder with KV cache, greedy and beam search as transformers runs them.
-//! - [`error`]: the crate's one error type; every failure names the file or field at fault.
-//! - [`clip_zero_shot`]: zero-shot emotion probabilities from CLIP (`openai/clip-vit-base-patch32`)
-//!   and the prompts "a painting that feels {emotion}".
-//! - [`checkpoint`]: finding and opening a checkpoint directory in the Hugging Face layout
-//!   (`config.json`, `model.safetensors` or `pytorch_model.bin`, `tokenizer.json`).
-//! - [`device`]: choosing the compute device and dtype (CPU, or CUDA with the `cuda` feature).
-//! - [`encodec`]: the EnCodec 32 kHz decoder (codes → waveform) that MusicGen uses.
-//! - [`encodec_stream`]: streaming EnCodec decoding, equal to the whole-at-once decode.
-//! - [`falcon_rw`]: Falcon-RW-1B: ALiBi decoder with KV cache, greedy or seeded sampling, the
-//!   paper's description prompt and its cleaning.
-//! - [`gemv`]: the CPU product of a few activation rows with a weight matrix (decoder steps).
-//! - [`qgemv`]: the CPU product of activation rows with a weight matrix in quantized blocks.
-//! - [`image_prep`]: pixel values as transformers' image processors make them (PIL/torchvision
-//!   antialiased resize, crop, normalisation) from a checkpoint's preprocessor config.
+//! The chain, in running order:
+//! - [`emotion`]: the emotion labeller facade (an image in; the five probabilities, the label and
+//!   which labeller out), over [`resnet_bigru`] (the paper's head: BiGRU, self-attention, linear
+//!   on [`resnet`] features) or [`clip_zero_shot`] (CLIP against "a painting that feels …").
+//! - [`blip`]: BLIP-large captioning conditioned on the emotion by a text prefix.
+//! - [`falcon_rw`]: Falcon-RW-1B (ALiBi), the paper's description prompt and its cleaning.
 //! - [`musicgen`]: MusicGen-small: T5 text encoder, the delayed-codebook decoder with guidance
-//!   and sampling, frames streamed as they are made.
-//! - [`random_weights`]: seeded random weights of any shape, to build full-size models from a
-//!   config alone (benchmarks, demo models).
-//! - [`tiny`]: tiny random-weight model sets in the real layouts, made in Rust (demos, tests).
-//! - [`resnet`]: ResNet in transformers' layout (`microsoft/resnet-50`), the emotion labeller's
-//!   backbone: the last stage's feature map, or every stage's output.
+//!   and sampling, frames streamed as they are made; [`encodec`] turns codes into a waveform and
+//!   [`encodec_stream`] does it chunk by chunk, equal to the whole-at-once decode.
+//! - [`pipeline`]: the four stages and the paper's variants, with events and cancellation.
 //!
-//! # Plan
-//! The other models arrive one issue at a time, each in its own module following the same shape
-//! (a serde `Config` with the checkpoint's field names and a `validate()`, `Model::new(&cfg, vb)`
-//! with checkpoint key names, `&mut self` KV caches):
-//! - `resnet_bigru`, `train`: the emotion labeller's head and its training.
-//! - `pipeline`: the four stages and the paper's variants, with events and cancellation.
+//! Around them:
+//! - [`train`]: training the emotion head on a folder-per-emotion dataset, frozen backbone.
+//! - [`image_prep`]: pixel values exactly as transformers' image processors make them.
+//! - [`checkpoint`]: a checkpoint directory in the Hugging Face layout; [`error`]: the crate's
+//!   one error type, naming the file or field at fault; [`device`]: CPU or CUDA, and the dtype.
+//! - [`attention`], [`gemv`], [`qgemv`]: CPU kernels for one decoder step (attention over the
+//!   cache read in place; products of a few rows with f32 or quantized weights).
+//! - [`random_weights`]: full-size models from a config alone (benchmarks); [`tiny`]: tiny
+//!   random-weight model sets in the real layouts, made in Rust (demos, tests).
 
 pub mod attention;
 pub mod blip;
 pub mod checkpoint;
 pub mod clip_zero_shot;
 pub mod device;
+pub mod emotion;
 pub mod encodec;
 pub mod encodec_stream;
 pub mod error;
@@ -45,9 +37,12 @@ pub mod falcon_rw;
 pub mod gemv;
 pub mod image_prep;
 pub mod musicgen;
+pub mod pipeline;
 pub mod qgemv;
 pub mod random_weights;
 pub mod resnet;
+pub mod resnet_bigru;
 pub mod tiny;
+pub mod train;
 
 pub use error::{Error, Result};

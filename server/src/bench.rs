@@ -23,6 +23,8 @@ pub enum BenchCommand {
     Enhance(crate::bench_enhance::BenchEnhanceArgs),
     /// BLIP-large captioning speed.
     Caption(crate::bench_caption::BenchCaptionArgs),
+    /// The emotion labellers' speed: seconds per image, feature caching throughput.
+    Emotion(crate::bench_emotion::BenchEmotionArgs),
 }
 
 /// Flags of `ekphrasis bench compose`.
@@ -54,6 +56,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Compose(args) => compose(args),
         BenchCommand::Enhance(args) => crate::bench_enhance::run(args),
         BenchCommand::Caption(args) => crate::bench_caption::run(args),
+        BenchCommand::Emotion(args) => crate::bench_emotion::run(args),
     }
 }
 

@@ -10,8 +10,10 @@ use crate::bench::BenchCommand;
 use crate::caption_cmd::CaptionArgs;
 use crate::compose::ComposeArgs;
 use crate::config::{ConfigError, ConfigFile, ServeConfig};
+use crate::emotion_cmd::EmotionArgs;
 use crate::enhance_cmd::EnhanceArgs;
 use crate::models_cmd::ModelsCommand;
+use crate::train_cmd::TrainCommand;
 
 /// Ekphrasis: music with the emotion of a painting.
 #[derive(Debug, Parser)]
@@ -32,6 +34,11 @@ pub enum Command {
     Enhance(EnhanceArgs),
     /// Caption an image with BLIP, optionally continuing a prompt.
     Caption(CaptionArgs),
+    /// Label a painting's emotion (happy, angry, sad, fun, neutral).
+    Emotion(EmotionArgs),
+    /// Train a model (the emotion labeller's head).
+    #[command(subcommand)]
+    Train(TrainCommand),
     /// Measure speed and memory (prints figures).
     #[command(subcommand)]
     Bench(BenchCommand),

@@ -2,12 +2,13 @@
 //! over a WebSocket. Everything with I/O lives here; model compute lives in `ekphrasis-models`.
 //!
 //! # Layout
-//! - [`cli`]: the `ekphrasis` command line. Its commands: [`compose`], [`enhance_cmd`],
-//!   [`caption_cmd`], [`models_cmd`] (`models fetch`, `models tiny`).
-//! - [`bench`]: `ekphrasis bench`, speed and memory figures; [`bench_enhance`] (Falcon-RW),
-//!   [`bench_caption`] (BLIP).
-//! - [`hub`]: checkpoint directories from paths or Hugging Face hub ids.
-//! - [`catalog`]: the default checkpoint of each model role and where a role's directory comes from.
+//! - [`cli`]: the `ekphrasis` command line. Its commands, one module each: [`emotion_cmd`],
+//!   [`caption_cmd`], [`enhance_cmd`], [`compose`], [`chain_cmd`] (`describe`, `generate`),
+//!   [`train_cmd`] (`train emotion`), [`models_cmd`] (`models fetch`, `models tiny`).
+//! - [`bench`]: `ekphrasis bench`, speed and memory figures: `compose` there, and
+//!   [`bench_emotion`], [`bench_caption`], [`bench_enhance`].
+//! - [`catalog`]: the default checkpoint of each model role and where a role's directory comes
+//!   from; [`hub`]: checkpoint directories from paths or Hugging Face hub ids.
 //! - [`wav`]: writing 16-bit PCM WAV files.
 //! - [`config`]: serve settings from flags, environment variables and an optional TOML file.
 //! - [`server`]: binding, running and shutting down, testable without a process.
@@ -20,12 +21,14 @@
 
 pub mod bench;
 pub mod bench_caption;
+pub mod bench_emotion;
 pub mod bench_enhance;
 pub mod caption_cmd;
 pub mod catalog;
 pub mod cli;
 pub mod compose;
 pub mod config;
+pub mod emotion_cmd;
 pub mod enhance_cmd;
 pub mod http;
 pub mod hub;
@@ -34,6 +37,7 @@ pub mod models_cmd;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod train_cmd;
 pub mod upload;
 pub mod wav;
 pub mod ws;

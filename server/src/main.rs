@@ -44,6 +44,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Caption(args) => ekphrasis_server::caption_cmd::run(args),
         Command::Bench(command) => ekphrasis_server::bench::run(command),
         Command::Models(command) => ekphrasis_server::models_cmd::run(command),
+        Command::Emotion(args) => ekphrasis_server::emotion_cmd::run(args),
+        Command::Train(command) => ekphrasis_server::train_cmd::run(command),
         Command::Serve(args) => {
             let config = args.resolve()?;
             let runtime = tokio::runtime::Runtime::new()?;

@@ -1,0 +1,236 @@
+//! The paper's chain for one painting: emotion → caption → musical description → music. Each
+//! stage's result goes to the caller the moment it exists, and the music as PCM chunks while
+//! MusicGen composes it; a cancel flag is checked between stages and at every decoder step. The
+//! command line, the server and the benchmarks all run music through [`Pipeline::run`].
+//!
+//! The variants (paper, Fig. 2) differ in the text MusicGen is given and in its weights:
+//! emotive (the emotion word), narrative (the caption), lyrical (the description) and optimized
+//! (the description, composed by a fine-tuned MusicGen). A variant runs only the stages its text
+//! needs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use ekphrasis_shared::domain::{Stage, Variant};
+use image::DynamicImage;
+
+use crate::blip::{self, Blip, Caption, CaptionOptions};
+use crate::emotion::{Labeller, Reading};
+use crate::encodec_stream::{StreamOptions, StreamingDecoder};
+use crate::error::{Error, Result};
+use crate::falcon_rw::{self, Description, FalconRw};
+use crate::image_prep::to_rgb;
+use crate::musicgen::{GenerateOptions, MusicGen};
+
+/// The four models, loaded.
+pub struct Models {
+    pub labeller: Labeller,
+    pub blip: Blip,
+    pub falcon: FalconRw,
+    pub musicgen: MusicGen,
+    /// The fine-tuned MusicGen of the optimized variant, when one is configured.
+    pub optimized: Option<MusicGen>,
+}
+
+/// What to make from one painting.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub variant: Variant,
+    pub caption: CaptionOptions,
+    pub describe: falcon_rw::GenerateOptions,
+    pub compose: GenerateOptions,
+    /// A description the person wrote or edited: used instead of Falcon's (lyrical, optimized).
+    pub description: Option<String>,
+}
+
+/// Something the pipeline has to report.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// A stage began.
+    Started(Stage),
+    /// The emotion is known.
+    Emotion(&'a Reading),
+    /// The caption is known.
+    Caption(&'a Caption),
+    /// The musical description is known (`fallback` says when it was not Falcon's own).
+    Description(&'a Description),
+    /// MusicGen starts composing from this text.
+    Composing(&'a str),
+    /// The next samples of the music, mono at MusicGen's rate.
+    Audio(&'a [f32]),
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub reading: Reading,
+    pub caption: Option<Caption>,
+    pub description: Option<Description>,
+    /// The text MusicGen was given.
+    pub music_text: String,
+    /// The codes, one list per codebook (after undoing the delay pattern).
+    pub codes: Vec<Vec<u32>>,
+    /// Samples sent in [`Event::Audio`] chunks, in all.
+    pub samples: usize,
+    pub sample_rate: u32,
+}
+
+/// Which stages a variant needs before composing.
+fn needs(variant: Variant) -> (bool, bool) {
+    match variant {
+        Variant::Emotive => (false, false),
+        Variant::Narrative => (true, false),
+        Variant::Lyrical | Variant::Optimized => (true, true),
+    }
+}
+
+/// The chain over loaded models.
+pub struct Pipeline {
+    models: Models,
+}
+
+impl Pipeline {
+    /// A pipeline over `models`.
+    pub fn new(models: Models) -> Self {
+        Self { models }
+    }
+
+    /// The models, e.g. for their sample rate.
+    pub fn models(&self) -> &Models {
+        &self.models
+    }
+
+    /// Runs the stages `request.variant` needs on `image`, reporting through `on_event`.
+    pub fn run(
+        &mut self,
+        image: &DynamicImage,
+        request: &Request,
+        on_event: &mut dyn FnMut(Event<'_>),
+        cancel: &AtomicBool,
+    ) -> Result<Outcome> {
+        if request.variant == Variant::Optimized && self.models.optimized.is_none() {
+            return Err(Error::Input(
+                "the optimized variant needs a fine-tuned MusicGen checkpoint, and none is \
+                 configured (give --optimized-musicgen DIR, or choose another variant)"
+                    .into(),
+            ));
+        }
+        let (want_caption, want_description) = needs(request.variant);
+        let description_given = request.description.as_deref().map(str::trim);
+        if description_given == Some("") {
+            return Err(Error::Input("the description is empty".into()));
+        }
+
+        check(cancel)?;
+        on_event(Event::Started(Stage::Emotion));
+        let reading = self.models.labeller.label(&to_rgb(image))?;
+        on_event(Event::Emotion(&reading));
+
+        let caption = if want_caption {
+            check(cancel)?;
+            on_event(Event::Started(Stage::Caption));
+            let prompt = blip::emotion_prompt(reading.label);
+            let caption =
+                self.models
+                    .blip
+                    .caption(image, Some(&prompt), &request.caption, cancel)?;
+            on_event(Event::Caption(&caption));
+            Some(caption)
+        } else {
+            None
+        };
+
+        let description = match (want_description, description_given, &caption) {
+            (false, _, _) => None,
+            (true, Some(text), _) => Some(Description {
+                text: text.to_string(),
+                token_ids: Vec::new(),
+                fallback: false,
+            }),
+            (true, None, Some(caption)) => {
+                check(cancel)?;
+                on_event(Event::Started(Stage::Enhance));
+                let description = self.models.falcon.describe(
+                    &caption.text,
+                    reading.label,
+                    &request.describe,
+                    cancel,
+                )?;
+                on_event(Event::Description(&description));
+                Some(description)
+            }
+            (true, None, None) => unreachable!("a description is only wanted after a caption"),
+        };
+
+        let music_text = match (&description, &caption) {
+            (Some(description), _) => description.text.clone(),
+            (None, Some(caption)) => caption.text.clone(),
+            (None, None) => reading.label.as_str().to_string(),
+        };
+        check(cancel)?;
+        on_event(Event::Started(Stage::Compose));
+        on_event(Event::Composing(&music_text));
+        let musicgen = match (request.variant, &mut self.models.optimized) {
+            (Variant::Optimized, Some(optimized)) => optimized,
+            _ => &mut self.models.musicgen,
+        };
+        let sample_rate = musicgen.sample_rate();
+        let mut stream = StreamingDecoder::new(
+            Arc::clone(musicgen.audio_decoder()),
+            StreamOptions::default(),
+        );
+        let mut samples = 0;
+        let mut stream_error = None;
+        let codes = musicgen.generate(&music_text, &request.compose, cancel, |_, frame| {
+            if stream_error.is_some() {
+                return;
+            }
+            match stream.push(frame) {
+                Ok(pcm) if !pcm.is_empty() => {
+                    samples += pcm.len();
+                    on_event(Event::Audio(&pcm));
+                }
+                Ok(_) => {}
+                Err(e) => stream_error = Some(e),
+            }
+        })?;
+        if let Some(e) = stream_error {
+            return Err(e.into());
+        }
+        let tail = stream.finish()?;
+        if !tail.is_empty() {
+            samples += tail.len();
+            on_event(Event::Audio(&tail));
+        }
+        Ok(Outcome {
+            reading,
+            caption,
+            description,
+            music_text,
+            codes,
+            samples,
+            sample_rate,
+        })
+    }
+}
+
+fn check(cancel: &AtomicBool) -> Result<()> {
+    if cancel.load(Ordering::Relaxed) {
+        Err(Error::Cancelled)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_variant_runs_only_the_stages_its_text_needs() {
+        assert_eq!(needs(Variant::Emotive), (false, false));
+        assert_eq!(needs(Variant::Narrative), (true, false));
+        assert_eq!(needs(Variant::Lyrical), (true, true));
+        assert_eq!(needs(Variant::Optimized), (true, true));
+    }
+}
