@@ -19,8 +19,8 @@
 //! - [`image_prep`]: pixel values exactly as transformers' image processors make them.
 //! - [`checkpoint`]: a checkpoint directory in the Hugging Face layout; [`error`]: the crate's
 //!   one error type, naming the file or field at fault; [`device`]: CPU or CUDA, and the dtype.
-//! - [`attention`], [`gemv`], [`qgemv`]: CPU kernels for one decoder step (attention over the
-//!   cache read in place; products of a few rows with f32 or quantized weights).
+//! - [`attention`], [`gemv`]: CPU kernels for one decoder step (attention over the cache read
+//!   in place; the product of a few rows with f32 weights, reading them once).
 //! - [`random_weights`]: full-size models from a config alone (benchmarks); [`tiny`]: tiny
 //!   random-weight model sets in the real layouts, made in Rust (demos, tests).
 
@@ -38,7 +38,6 @@ pub mod gemv;
 pub mod image_prep;
 pub mod musicgen;
 pub mod pipeline;
-pub mod qgemv;
 pub mod random_weights;
 pub mod resnet;
 pub mod resnet_bigru;

@@ -7,7 +7,6 @@ use ekphrasis_server::{SERVER_NAME, Server};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
-    settle_thread_count();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -19,21 +18,6 @@ fn main() {
     if let Err(err) = run(cli) {
         eprintln!("ekphrasis: {err:#}");
         std::process::exit(1);
-    }
-}
-
-/// Fixes the compute thread count in `RAYON_NUM_THREADS` (candle's own choice: the physical
-/// cores) unless the user set it. Without it candle works the count out again at every f32
-/// matrix product by reading `/proc/cpuinfo`, which costs a decoder step several milliseconds.
-fn settle_thread_count() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        let threads = candle_core::utils::get_num_threads();
-        // SAFETY: the first thing main does, before any other thread exists, so nothing can
-        // read the environment concurrently.
-        #[allow(unsafe_code)]
-        unsafe {
-            std::env::set_var("RAYON_NUM_THREADS", threads.to_string())
-        };
     }
 }
 

@@ -9,8 +9,6 @@ use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::kv_cache::KvCache;
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
 
-use crate::qgemv::{BlockFormat, QuantizedMatrix};
-
 use super::config::DecoderConfig;
 
 /// The torch default LayerNorm epsilon, which MusicGen's decoder uses.
@@ -32,13 +30,6 @@ impl Quantization {
             Quantization::Q4K => GgmlDType::Q4K,
         }
     }
-
-    fn blocks(self) -> BlockFormat {
-        match self {
-            Quantization::Q8_0 => BlockFormat::Q8_0,
-            Quantization::Q4K => BlockFormat::Q4K,
-        }
-    }
 }
 
 impl std::str::FromStr for Quantization {
@@ -57,9 +48,6 @@ impl std::str::FromStr for Quantization {
 #[derive(Debug, Clone)]
 enum Proj {
     Dense(Linear),
-    /// Quantized on the CPU: our row product over candle's blocks, on rayon's threads.
-    QuantizedRows(QuantizedMatrix),
-    /// Quantized on a GPU: candle's quantized matmul.
     Quantized(QMatMul),
 }
 
@@ -70,14 +58,9 @@ impl Proj {
 
     fn quantize(&mut self, quantization: Quantization) -> Result<()> {
         if let Proj::Dense(linear) = self {
-            let weight = linear.weight();
-            *self = if weight.device().is_cpu() {
-                Proj::QuantizedRows(QuantizedMatrix::quantize(weight, quantization.blocks())?)
-            } else {
-                let quantized =
-                    QTensor::quantize(&weight.to_dtype(DType::F32)?, quantization.ggml())?;
-                Proj::Quantized(QMatMul::from_qtensor(quantized)?)
-            };
+            let weight = linear.weight().to_dtype(DType::F32)?;
+            let quantized = QTensor::quantize(&weight, quantization.ggml())?;
+            *self = Proj::Quantized(QMatMul::from_qtensor(quantized)?);
         }
         Ok(())
     }
@@ -97,7 +80,6 @@ impl Module for Proj {
                     None => flat.matmul(&linear.weight().t()?)?,
                 }
             }
-            Proj::QuantizedRows(matrix) => matrix.forward(&flat)?.to_dtype(flat.dtype())?,
             Proj::Quantized(matmul) => matmul.forward(&flat)?,
         };
         let mut shape = dims.to_vec();
