@@ -22,14 +22,24 @@ use crate::falcon_rw::{self, Description, FalconRw};
 use crate::image_prep::to_rgb;
 use crate::musicgen::{GenerateOptions, MusicGen};
 
-/// The four models, loaded.
+/// The loaded models. Only the labeller is always needed: a command that runs some stages loads
+/// only their models, and a stage whose model is absent fails naming it.
 pub struct Models {
     pub labeller: Labeller,
-    pub blip: Blip,
-    pub falcon: FalconRw,
-    pub musicgen: MusicGen,
+    pub blip: Option<Blip>,
+    pub falcon: Option<FalconRw>,
+    pub musicgen: Option<MusicGen>,
     /// The fine-tuned MusicGen of the optimized variant, when one is configured.
     pub optimized: Option<MusicGen>,
+}
+
+/// Whether a variant's text needs (the caption, the description) before composing.
+pub fn needs(variant: Variant) -> (bool, bool) {
+    match variant {
+        Variant::Emotive => (false, false),
+        Variant::Narrative => (true, false),
+        Variant::Lyrical | Variant::Optimized => (true, true),
+    }
 }
 
 /// What to make from one painting.
@@ -75,15 +85,6 @@ pub struct Outcome {
     pub sample_rate: u32,
 }
 
-/// Which stages a variant needs before composing.
-fn needs(variant: Variant) -> (bool, bool) {
-    match variant {
-        Variant::Emotive => (false, false),
-        Variant::Narrative => (true, false),
-        Variant::Lyrical | Variant::Optimized => (true, true),
-    }
-}
-
 /// The chain over loaded models.
 pub struct Pipeline {
     models: Models,
@@ -100,21 +101,15 @@ impl Pipeline {
         &self.models
     }
 
-    /// Runs the stages `request.variant` needs on `image`, reporting through `on_event`.
-    pub fn run(
+    /// Runs the stages before composing that `request.variant` needs (all three for lyrical and
+    /// optimized), reporting each result through `on_event`.
+    pub fn describe(
         &mut self,
         image: &DynamicImage,
         request: &Request,
         on_event: &mut dyn FnMut(Event<'_>),
         cancel: &AtomicBool,
-    ) -> Result<Outcome> {
-        if request.variant == Variant::Optimized && self.models.optimized.is_none() {
-            return Err(Error::Input(
-                "the optimized variant needs a fine-tuned MusicGen checkpoint, and none is \
-                 configured (give --optimized-musicgen DIR, or choose another variant)"
-                    .into(),
-            ));
-        }
+    ) -> Result<Described> {
         let (want_caption, want_description) = needs(request.variant);
         let description_given = request.description.as_deref().map(str::trim);
         if description_given == Some("") {
@@ -128,12 +123,14 @@ impl Pipeline {
 
         let caption = if want_caption {
             check(cancel)?;
+            let blip = self
+                .models
+                .blip
+                .as_mut()
+                .ok_or_else(|| missing("caption", "BLIP"))?;
             on_event(Event::Started(Stage::Caption));
             let prompt = blip::emotion_prompt(reading.label);
-            let caption =
-                self.models
-                    .blip
-                    .caption(image, Some(&prompt), &request.caption, cancel)?;
+            let caption = blip.caption(image, Some(&prompt), &request.caption, cancel)?;
             on_event(Event::Caption(&caption));
             Some(caption)
         } else {
@@ -149,69 +146,141 @@ impl Pipeline {
             }),
             (true, None, Some(caption)) => {
                 check(cancel)?;
+                let falcon = self
+                    .models
+                    .falcon
+                    .as_mut()
+                    .ok_or_else(|| missing("musical description", "Falcon-RW"))?;
                 on_event(Event::Started(Stage::Enhance));
-                let description = self.models.falcon.describe(
-                    &caption.text,
-                    reading.label,
-                    &request.describe,
-                    cancel,
-                )?;
+                let description =
+                    falcon.describe(&caption.text, reading.label, &request.describe, cancel)?;
                 on_event(Event::Description(&description));
                 Some(description)
             }
             (true, None, None) => unreachable!("a description is only wanted after a caption"),
         };
-
-        let music_text = match (&description, &caption) {
-            (Some(description), _) => description.text.clone(),
-            (None, Some(caption)) => caption.text.clone(),
-            (None, None) => reading.label.as_str().to_string(),
-        };
-        check(cancel)?;
-        on_event(Event::Started(Stage::Compose));
-        on_event(Event::Composing(&music_text));
-        let musicgen = match (request.variant, &mut self.models.optimized) {
-            (Variant::Optimized, Some(optimized)) => optimized,
-            _ => &mut self.models.musicgen,
-        };
-        let sample_rate = musicgen.sample_rate();
-        let mut stream = StreamingDecoder::new(
-            Arc::clone(musicgen.audio_decoder()),
-            StreamOptions::default(),
-        );
-        let mut samples = 0;
-        let mut stream_error = None;
-        let codes = musicgen.generate(&music_text, &request.compose, cancel, |_, frame| {
-            if stream_error.is_some() {
-                return;
-            }
-            match stream.push(frame) {
-                Ok(pcm) if !pcm.is_empty() => {
-                    samples += pcm.len();
-                    on_event(Event::Audio(&pcm));
-                }
-                Ok(_) => {}
-                Err(e) => stream_error = Some(e),
-            }
-        })?;
-        if let Some(e) = stream_error {
-            return Err(e.into());
-        }
-        let tail = stream.finish()?;
-        if !tail.is_empty() {
-            samples += tail.len();
-            on_event(Event::Audio(&tail));
-        }
-        Ok(Outcome {
+        Ok(Described {
             reading,
             caption,
             description,
+        })
+    }
+
+    /// Runs every stage `request.variant` needs on `image`: [`Pipeline::describe`], then MusicGen
+    /// on the variant's text, reporting the music as it is made.
+    pub fn run(
+        &mut self,
+        image: &DynamicImage,
+        request: &Request,
+        on_event: &mut dyn FnMut(Event<'_>),
+        cancel: &AtomicBool,
+    ) -> Result<Outcome> {
+        let composer_missing = match request.variant {
+            Variant::Optimized => self.models.optimized.is_none().then(|| {
+                Error::Input(
+                    "the optimized variant needs a fine-tuned MusicGen checkpoint, and none is \
+                     configured (give --optimized-musicgen DIR, or choose another variant)"
+                        .into(),
+                )
+            }),
+            _ => self
+                .models
+                .musicgen
+                .is_none()
+                .then(|| missing("music", "MusicGen")),
+        };
+        if let Some(error) = composer_missing {
+            return Err(error);
+        }
+        let described = self.describe(image, request, on_event, cancel)?;
+        let music_text = described.music_text(request.variant);
+        check(cancel)?;
+        on_event(Event::Started(Stage::Compose));
+        on_event(Event::Composing(&music_text));
+        let composer = match request.variant {
+            Variant::Optimized => self.models.optimized.as_mut(),
+            _ => self.models.musicgen.as_mut(),
+        };
+        let musicgen = composer.ok_or_else(|| missing("music", "MusicGen"))?;
+        let (codes, samples) = compose(musicgen, &music_text, &request.compose, on_event, cancel)?;
+        Ok(Outcome {
+            reading: described.reading,
+            caption: described.caption,
+            description: described.description,
             music_text,
             codes,
             samples,
-            sample_rate,
+            sample_rate: musicgen.sample_rate(),
         })
     }
+}
+
+/// What the stages before composing produced.
+#[derive(Debug, Clone)]
+pub struct Described {
+    pub reading: Reading,
+    pub caption: Option<Caption>,
+    pub description: Option<Description>,
+}
+
+impl Described {
+    /// The text MusicGen is given in `variant`: the description, else the caption, else the
+    /// emotion word.
+    pub fn music_text(&self, variant: Variant) -> String {
+        match (variant, &self.description, &self.caption) {
+            (Variant::Lyrical | Variant::Optimized, Some(description), _) => {
+                description.text.clone()
+            }
+            (Variant::Narrative | Variant::Lyrical | Variant::Optimized, _, Some(caption)) => {
+                caption.text.clone()
+            }
+            _ => self.reading.label.as_str().to_string(),
+        }
+    }
+}
+
+/// MusicGen on `text`, each frame through the streaming decoder, each PCM chunk reported.
+fn compose(
+    musicgen: &mut MusicGen,
+    text: &str,
+    options: &GenerateOptions,
+    on_event: &mut dyn FnMut(Event<'_>),
+    cancel: &AtomicBool,
+) -> Result<(Vec<Vec<u32>>, usize)> {
+    let mut stream = StreamingDecoder::new(
+        Arc::clone(musicgen.audio_decoder()),
+        StreamOptions::default(),
+    );
+    let mut samples = 0;
+    let mut stream_error = None;
+    let codes = musicgen.generate(text, options, cancel, |_, frame| {
+        if stream_error.is_some() {
+            return;
+        }
+        match stream.push(frame) {
+            Ok(pcm) if !pcm.is_empty() => {
+                samples += pcm.len();
+                on_event(Event::Audio(&pcm));
+            }
+            Ok(_) => {}
+            Err(e) => stream_error = Some(e),
+        }
+    })?;
+    if let Some(e) = stream_error {
+        return Err(e.into());
+    }
+    let tail = stream.finish()?;
+    if !tail.is_empty() {
+        samples += tail.len();
+        on_event(Event::Audio(&tail));
+    }
+    Ok((codes, samples))
+}
+
+fn missing(stage: &str, model: &str) -> Error {
+    Error::Input(format!(
+        "the {stage} stage needs {model}, and no {model} model is loaded"
+    ))
 }
 
 fn check(cancel: &AtomicBool) -> Result<()> {

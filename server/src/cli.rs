@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::bench::BenchCommand;
 use crate::caption_cmd::CaptionArgs;
+use crate::chain_cmd::{DescribeArgs, GenerateArgs};
 use crate::compose::ComposeArgs;
 use crate::config::{ConfigError, ConfigFile, ServeConfig};
 use crate::emotion_cmd::EmotionArgs;
@@ -42,6 +43,10 @@ pub enum Command {
     /// Measure speed and memory (prints figures).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// A painting's emotion, caption and musical description.
+    Describe(DescribeArgs),
+    /// Music from a painting: all four stages, in one of the paper's variants.
+    Generate(GenerateArgs),
     /// Download the default models, or write tiny ones for offline demos.
     #[command(subcommand)]
     Models(ModelsCommand),

@@ -17,16 +17,10 @@ use image::RgbImage;
 use serde::Serialize;
 
 use crate::config::{ConfigFile, ServeConfig};
-use crate::{hub, upload};
+use crate::{catalog, hub, upload};
 
 /// The CLIP checkpoint used when no emotion model is configured.
-pub const DEFAULT_CLIP: &str = "openai/clip-vit-base-patch32";
-
-/// CLIP's files.
-pub const CLIP: hub::Files<'static> = hub::Files {
-    required: &["config.json", "tokenizer.json", "preprocessor_config.json"],
-    weights: &["model.safetensors", "pytorch_model.bin"],
-};
+pub const DEFAULT_CLIP: &str = catalog::CLIP.hub_id;
 
 /// Flags of `ekphrasis emotion`.
 #[derive(Debug, Args)]
@@ -122,31 +116,46 @@ pub fn human_line(reading: &Reading) -> String {
 /// The labeller the flags, the environment and the settings ask for, in that order; CLIP from
 /// the hub when nothing is configured.
 pub fn choose(args: &EmotionArgs) -> anyhow::Result<LabellerSource> {
-    if let Some(dir) = &args.emotion_model {
-        return Ok(LabellerSource::EmotionModel(dir.clone()));
-    }
-    if let Some(clip) = &args.clip {
-        return Ok(LabellerSource::Clip(clip.clone()));
-    }
-    if let Some(dir) = std::env::var_os("EKPHRASIS_EMOTION_MODEL").filter(|d| !d.is_empty()) {
-        return Ok(LabellerSource::EmotionModel(dir.into()));
-    }
     let models = match (&args.models, &args.config) {
         (Some(models), _) => Some(models.clone()),
         (None, Some(file)) => ConfigFile::read(file)?.models,
         (None, None) => None,
     };
+    Ok(choose_source(
+        args.emotion_model.as_deref(),
+        args.clip.as_deref(),
+        models.as_deref(),
+    ))
+}
+
+/// The labeller to use: a trained model given as a flag, else CLIP given as a flag, else
+/// `$EKPHRASIS_EMOTION_MODEL`, else `emotion/` or `clip/` in the model folder, else CLIP from the
+/// hub.
+pub fn choose_source(
+    emotion_model: Option<&Path>,
+    clip: Option<&str>,
+    models: Option<&Path>,
+) -> LabellerSource {
+    if let Some(dir) = emotion_model {
+        return LabellerSource::EmotionModel(dir.to_path_buf());
+    }
+    if let Some(clip) = clip {
+        return LabellerSource::Clip(clip.to_string());
+    }
+    if let Some(dir) = std::env::var_os("EKPHRASIS_EMOTION_MODEL").filter(|d| !d.is_empty()) {
+        return LabellerSource::EmotionModel(dir.into());
+    }
     if let Some(models) = models {
         let emotion = models.join("emotion");
         if emotion.join("config.json").is_file() {
-            return Ok(LabellerSource::EmotionModel(emotion));
+            return LabellerSource::EmotionModel(emotion);
         }
         let clip = models.join("clip");
         if clip.is_dir() {
-            return Ok(LabellerSource::Clip(clip.display().to_string()));
+            return LabellerSource::Clip(clip.display().to_string());
         }
     }
-    Ok(LabellerSource::Clip(DEFAULT_CLIP.into()))
+    LabellerSource::Clip(DEFAULT_CLIP.into())
 }
 
 /// Loads the chosen labeller.
@@ -156,7 +165,7 @@ pub fn load(source: &LabellerSource, device: &candle_core::Device) -> anyhow::Re
             EmotionModel::load(dir, device)?,
         ))),
         LabellerSource::Clip(spec) => {
-            let dir = hub::resolve(spec, &CLIP).with_context(|| {
+            let dir = hub::resolve(spec, &catalog::CLIP.files).with_context(|| {
                 format!(
                     "zero-shot CLIP ({spec}) is unavailable: give a CLIP directory with --clip \
                      DIR, or a trained model with --emotion-model DIR (`ekphrasis train emotion`)"

@@ -25,6 +25,7 @@ pub mod bench_emotion;
 pub mod bench_enhance;
 pub mod caption_cmd;
 pub mod catalog;
+pub mod chain_cmd;
 pub mod cli;
 pub mod compose;
 pub mod config;

@@ -27,6 +27,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Enhance(args) => ekphrasis_server::enhance_cmd::run(args),
         Command::Caption(args) => ekphrasis_server::caption_cmd::run(args),
         Command::Bench(command) => ekphrasis_server::bench::run(command),
+        Command::Describe(args) => ekphrasis_server::chain_cmd::describe(args),
+        Command::Generate(args) => ekphrasis_server::chain_cmd::generate(args),
         Command::Models(command) => ekphrasis_server::models_cmd::run(command),
         Command::Emotion(args) => ekphrasis_server::emotion_cmd::run(args),
         Command::Train(command) => ekphrasis_server::train_cmd::run(command),

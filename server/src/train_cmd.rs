@@ -17,12 +17,6 @@ use crate::config::ServeConfig;
 use crate::emotion_cmd::decode_rgb;
 use crate::hub;
 
-/// The backbone's files.
-pub const RESNET: hub::Files<'static> = hub::Files {
-    required: &["config.json", "preprocessor_config.json"],
-    weights: &["model.safetensors", "pytorch_model.bin"],
-};
-
 /// What to train.
 #[derive(Debug, Subcommand)]
 pub enum TrainCommand {
@@ -93,7 +87,7 @@ pub fn run(command: TrainCommand) -> anyhow::Result<()> {
 
 fn emotion(args: TrainEmotionArgs) -> anyhow::Result<()> {
     let device = args.device.parse::<DeviceChoice>()?.open()?;
-    let backbone_dir = hub::resolve(&args.backbone, &RESNET)?;
+    let backbone_dir = hub::resolve(&args.backbone, &crate::catalog::RESNET.files)?;
     let started = Instant::now();
     let backbone = Backbone::load(&backbone_dir, &device)
         .with_context(|| format!("loading the backbone {}", backbone_dir.display()))?;
