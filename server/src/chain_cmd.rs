@@ -176,7 +176,7 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     );
     if args.json {
         let described = Described {
-            reading: outcome.reading.clone(),
+            reading: outcome.reading,
             caption: outcome.caption.clone(),
             description: outcome.description.clone(),
         };
