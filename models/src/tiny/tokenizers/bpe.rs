@@ -19,11 +19,12 @@ pub fn byte_symbols() -> Vec<(u8, char)> {
         .filter(|&b| printable(b))
         .map(|b| (b, char::from(b)))
         .collect();
-    let mut next = 256u32;
-    for b in (0..=255u8).filter(|&b| !printable(b)) {
-        let symbol = char::from_u32(next).unwrap_or(char::REPLACEMENT_CHARACTER);
-        pairs.push((b, symbol));
-        next += 1;
+    let others = (0..=255u8).filter(|&b| !printable(b));
+    for (code, b) in (256u32..).zip(others) {
+        pairs.push((
+            b,
+            char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER),
+        ));
     }
     pairs
 }
