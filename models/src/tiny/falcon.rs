@@ -69,3 +69,35 @@ fn config(vocab_size: usize) -> Value {
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use ::tokenizers::Tokenizer;
+
+    use super::*;
+
+    #[test]
+    fn every_word_of_the_paper_prompt_is_one_token() {
+        let words = words();
+        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+        let file = tokenizers::gpt2_bpe(&refs);
+        let tokenizer = Tokenizer::from_str(&file.json.to_string()).unwrap();
+        let text = prompt::paper_prompt("a sad painting of the sea").unwrap();
+        for word in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            let encoding = tokenizer.encode(format!(" {word}"), false).unwrap();
+            assert_eq!(encoding.len(), 1, "{word}: {:?}", encoding.get_tokens());
+        }
+        assert_eq!(
+            config(file.vocab_size.next_multiple_of(64))["vocab_size"]
+                .as_u64()
+                .unwrap()
+                % 64,
+            0
+        );
+    }
+}
