@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use candle_core::{D, DType, Device, IndexOp, Tensor};
+use candle_nn::VarBuilder;
 use candle_transformers::models::clip::text_model::{Activation, ClipTextConfig};
 use candle_transformers::models::clip::vision_model::ClipVisionConfig;
 use candle_transformers::models::clip::{ClipModel, div_l2_norm};
@@ -257,30 +258,43 @@ impl ClipZeroShot {
                 ))));
             }
         }
-        let logit_scale = vb
-            .get((), "logit_scale")
-            .and_then(|t| t.to_dtype(DType::F64)?.to_scalar::<f64>())
-            .map_err(weights_error)?;
-        let model = ClipModel::new(vb, &config.candle()).map_err(weights_error)?;
-        let mut this = Self::assemble(
-            config,
-            model,
-            Some(tokenizer),
-            processor,
-            logit_scale,
-            device,
-        )?;
+        let this =
+            Self::new(config, Some(tokenizer), processor, vb, device).map_err(|err| match err {
+                Error::Candle(source) => weights_error(source),
+                other => other,
+            })?;
         let processor_file = ["processor_config.json", "preprocessor_config.json"]
             .into_iter()
             .map(|name| dir.join(name))
             .find(|path| path.is_file())
             .unwrap_or_else(|| dir.join("preprocessor_config.json"));
         this.check_processor(processor_file)?;
-        let ids = Emotion::ALL
-            .iter()
-            .map(|&e| this.tokenize(&prompt(e)))
-            .collect::<Result<Vec<_>>>()?;
-        this.prompts = this.embed_prompts(&ids)?;
+        Ok(this)
+    }
+
+    /// Builds the model from weights (checkpoint keys at the top level of `vb`, `logit_scale`
+    /// included) and, with a tokenizer, embeds the five prompts.
+    pub fn new(
+        config: ClipConfig,
+        tokenizer: Option<Tokenizer>,
+        processor: ImageProcessorConfig,
+        vb: VarBuilder,
+        device: &Device,
+    ) -> Result<Self> {
+        let logit_scale = vb
+            .get((), "logit_scale")?
+            .to_dtype(DType::F64)?
+            .to_scalar::<f64>()?;
+        let model = ClipModel::new(vb, &config.candle())?;
+        let has_tokenizer = tokenizer.is_some();
+        let mut this = Self::assemble(config, model, tokenizer, processor, logit_scale, device)?;
+        if has_tokenizer {
+            let ids = Emotion::ALL
+                .iter()
+                .map(|&e| this.tokenize(&prompt(e)))
+                .collect::<Result<Vec<_>>>()?;
+            this.prompts = this.embed_prompts(&ids)?;
+        }
         Ok(this)
     }
 

@@ -47,11 +47,18 @@ enum Fill {
 fn fill_for(name: &str, shape: &Shape) -> Fill {
     let leaf = name.rsplit('.').next().unwrap_or(name);
     let dims = shape.dims();
-    let is_norm = name.contains("norm") && !name.contains("weight_v");
+    // `layer_norm`, BERT's `LayerNorm`, CLIP's `pre_layrnorm`, Falcon's `ln_f`, GPT's `ln_1`.
+    let is_norm = (name.to_ascii_lowercase().contains("norm")
+        || name.split('.').any(|part| part.starts_with("ln_")))
+        && !name.contains("weight_v");
     if leaf == "weight_g" || (is_norm && leaf == "weight") {
         return Fill::Const(1.0);
     }
-    if leaf == "bias" || leaf.starts_with("bias_") {
+    // `bias`, GRU `bias_ih_l0`, `torch.nn.MultiheadAttention`'s `in_proj_bias`; T5's
+    // `relative_attention_bias` is a table of embeddings, not a bias.
+    let is_bias =
+        leaf == "bias" || leaf.starts_with("bias_") || (leaf.ends_with("_bias") && dims.len() == 1);
+    if is_bias {
         return Fill::Spread(0.01);
     }
     // BatchNorm statistics: a variance must stay positive.
@@ -132,6 +139,31 @@ mod tests {
         assert_eq!(norm.to_vec1::<f32>().unwrap(), vec![1.0; 8]);
         let var = a.get(8, "stage.normalization.running_var").unwrap();
         assert_eq!(var.to_vec1::<f32>().unwrap(), vec![1.0; 8]);
+        for name in [
+            "text_decoder.bert.encoder.layer.0.output.LayerNorm.weight",
+            "transformer.ln_f.weight",
+            "vision_model.pre_layrnorm.weight",
+        ] {
+            let norm = a.get(8, name).unwrap();
+            assert_eq!(norm.to_vec1::<f32>().unwrap(), vec![1.0; 8], "{name}");
+        }
+        for name in [
+            "head.attention.in_proj_bias",
+            "head.gru.bias_hh_l0_reverse",
+            "layer.LayerNorm.bias",
+        ] {
+            let bias = a.get(64, name).unwrap();
+            let max = bias.abs().unwrap().max_all().unwrap();
+            assert!(max.to_scalar::<f32>().unwrap() < 0.02, "{name} is small");
+        }
+        let table = a
+            .get((32, 4), "block.0.relative_attention_bias.weight")
+            .unwrap();
+        let max = table.abs().unwrap().max_all().unwrap();
+        assert!(
+            max.to_scalar::<f32>().unwrap() > 0.1,
+            "an embedding table, not a bias"
+        );
         let g = a.get((3, 1, 1), "conv.weight_g").unwrap();
         assert_eq!(
             g.flatten_all().unwrap().to_vec1::<f32>().unwrap(),

@@ -16,7 +16,8 @@ use crate::hub;
 pub enum ModelsCommand {
     /// Download every default checkpoint into the Hugging Face cache and check it.
     Fetch(FetchArgs),
-    /// Write tiny random-weight models (their music is noise) for offline demos and tests.
+    /// Write tiny random-weight models (emotion, clip, blip, falcon, musicgen; what they make is
+    /// noise) for offline demos and tests.
     Tiny(TinyArgs),
 }
 
@@ -91,8 +92,26 @@ fn selected(only: &[String]) -> anyhow::Result<Vec<Checkpoint>> {
 }
 
 fn tiny(args: &TinyArgs) -> anyhow::Result<()> {
-    let dir = args.out.join(catalog::MUSICGEN.role);
-    ekphrasis_models::tiny::write_musicgen(&dir, args.seed)?;
-    println!("{}: {}", catalog::MUSICGEN.role, dir.display());
+    for (role, write) in ekphrasis_models::tiny::MODELS {
+        let dir = args.out.join(role);
+        write(&dir, args.seed)?;
+        println!("{role}: {}", dir.display());
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiny_folders_are_the_folders_the_commands_look_for() {
+        for (name, _) in ekphrasis_models::tiny::MODELS {
+            let known = name == "emotion" || catalog::DEFAULTS.iter().any(|c| c.role == name);
+            assert!(
+                known,
+                "`{name}` is neither the emotion folder nor a catalog role"
+            );
+        }
+    }
 }

@@ -190,3 +190,39 @@ fn describe_prints_the_three_texts_and_bad_input_gets_one_line() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+#[test]
+fn the_tiny_set_made_by_models_tiny_runs_the_whole_chain() {
+    let work = tempfile::tempdir().unwrap();
+    let models = work.path().join("models");
+    let out = ekphrasis(&["models", "tiny", "--out", models.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wav = work.path().join("song.wav");
+    let value = json_of(&ekphrasis(&[
+        "generate",
+        &painting(),
+        "--models",
+        models.to_str().unwrap(),
+        "--variant",
+        "lyrical",
+        "--seconds",
+        "1",
+        "--seed",
+        "3",
+        "--out",
+        wav.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(
+        value["emotion"]["labeller"], "resnet-bigru",
+        "emotion/ wins over CLIP"
+    );
+    assert!(value["caption"].as_str().unwrap().starts_with("a "));
+    assert!(value["description"].is_string());
+    assert_eq!(value["samples"], 32000);
+    assert_eq!(std::fs::metadata(wav).unwrap().len(), 44 + 2 * 32000);
+}

@@ -28,6 +28,15 @@ fn cache_as(hf_home: &Path, hub_id: &str, model: &Path) {
     }
 }
 
+/// The hub ids `models fetch` looks for, by role (the emotion model is not fetched: it is
+/// trained).
+const FETCHED: [(&str, &str); 4] = [
+    ("clip", "openai/clip-vit-base-patch32"),
+    ("blip", "Salesforce/blip-image-captioning-large"),
+    ("falcon", "tiiuae/falcon-rw-1b"),
+    ("musicgen", "facebook/musicgen-small"),
+];
+
 #[test]
 fn tiny_models_written_and_found_by_fetch_in_the_cache() {
     let work = tempfile::tempdir().unwrap();
@@ -41,22 +50,28 @@ fn tiny_models_written_and_found_by_fetch_in_the_cache() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(models.join("musicgen/model.safetensors").is_file());
+    for role in ["emotion", "clip", "blip", "falcon", "musicgen"] {
+        assert!(models.join(role).join("config.json").is_file(), "{role}");
+        assert!(
+            models.join(role).join("model.safetensors").is_file(),
+            "{role}"
+        );
+    }
 
     let hf_home = work.path().join("hf");
-    cache_as(
-        &hf_home,
-        "facebook/musicgen-small",
-        &models.join("musicgen"),
-    );
-    let out = ekphrasis(&["models", "fetch", "--only", "musicgen"], &hf_home);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains("ok:"), "{stdout}");
+    for (role, hub_id) in FETCHED {
+        cache_as(&hf_home, hub_id, &models.join(role));
+    }
+    for (role, _) in FETCHED {
+        let out = ekphrasis(&["models", "fetch", "--only", role], &hf_home);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{role}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("ok:"), "{role}: {stdout}");
+    }
 }
 
 #[test]

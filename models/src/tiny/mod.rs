@@ -1,77 +1,81 @@
 //! Tiny random-weight model sets in the real checkpoint layouts, made in Rust: the same loaders
 //! read them as the published checkpoints, so the whole product runs offline (demos, tests) with
-//! music that is noise. A model's files are its `config.json` with the real field names, a
-//! `model.safetensors` holding exactly the tensors its loader asks for (recorded while building
-//! it from random weights), and a small `tokenizer.json` in the real tokenizer's format.
+//! captions, descriptions and music that are noise. A model's files are its `config.json` with
+//! the real field names, a `model.safetensors` holding exactly the tensors its loader asks for
+//! (recorded while its real constructor builds it from random weights), a small `tokenizer.json`
+//! in the real tokenizer's format and, for image models, a `preprocessor_config.json` for small
+//! images.
+//!
+//! One file a model: [`emotion`] (the trained-head directory `ekphrasis train emotion` writes),
+//! [`clip`], [`blip`], [`falcon`], [`musicgen`]; [`write_all`] writes the set, one folder a model.
 
+pub mod blip;
+pub mod clip;
+pub mod emotion;
+pub mod falcon;
+pub mod musicgen;
 pub mod recorder;
 pub mod tokenizers;
 
-use std::collections::HashMap;
-use std::path::Path;
+pub use blip::write_blip;
+pub use clip::write_clip;
+pub use emotion::write_emotion;
+pub use falcon::write_falcon;
+pub use musicgen::write_musicgen;
 
-use candle_core::Device;
-use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::musicgen::{self, MusicGen};
 use recorder::RecordingWeights;
 
-/// Writes a tiny MusicGen (T5 encoder, decoder with 4 codebooks, EnCodec 32 kHz) into `dir`.
-pub fn write_musicgen(dir: &Path, seed: u64) -> Result<()> {
-    let config_json = musicgen_config();
-    let config: musicgen::Config =
-        serde_json::from_value(config_json.clone()).map_err(|source| Error::Config {
-            path: dir.join("config.json"),
-            source,
-        })?;
-    let recorder = RecordingWeights::new(seed);
-    MusicGen::new(config, None, recorder.var_builder(), &Device::Cpu)?;
-    create_dir(dir)?;
-    write_json(dir, "config.json", &config_json)?;
-    write_json(
-        dir,
-        "generation_config.json",
-        &json!({
-            "bos_token_id": 64, "decoder_start_token_id": 64, "pad_token_id": 64,
-            "do_sample": true, "guidance_scale": 3.0, "max_length": 1500
-        }),
-    )?;
-    write_json(dir, "tokenizer.json", &tokenizers::t5_unigram())?;
-    write_weights(dir, &recorder)
+/// A writer of one tiny model into a folder, from a seed.
+pub type Writer = fn(&Path, u64) -> Result<()>;
+
+/// Every tiny model: its folder name under `--models DIR` and its writer, in the chain's order.
+pub const MODELS: [(&str, Writer); 5] = [
+    ("emotion", write_emotion),
+    ("clip", write_clip),
+    ("blip", write_blip),
+    ("falcon", write_falcon),
+    ("musicgen", write_musicgen),
+];
+
+/// Writes every tiny model into `out/<name>/`; returns the folders written.
+pub fn write_all(out: &Path, seed: u64) -> Result<Vec<(&'static str, PathBuf)>> {
+    MODELS
+        .iter()
+        .map(|&(name, write)| {
+            let dir = out.join(name);
+            write(&dir, seed)?;
+            Ok((name, dir))
+        })
+        .collect()
 }
 
-/// musicgen-small's configuration with every size shrunk: codebooks of 64 codes, the same
-/// frame rate and sampling rate (32 kHz, 640 samples a frame).
-fn musicgen_config() -> Value {
-    json!({
-        "architectures": ["MusicgenForConditionalGeneration"],
-        "model_type": "musicgen",
-        "is_encoder_decoder": true,
-        "text_encoder": {
-            "model_type": "t5", "vocab_size": tokenizers::t5_vocab_size(), "d_model": 24,
-            "d_kv": 8, "d_ff": 64, "num_layers": 2, "num_heads": 4,
-            "relative_attention_num_buckets": 32, "relative_attention_max_distance": 128,
-            "layer_norm_epsilon": 1e-6, "feed_forward_proj": "relu", "dense_act_fn": "relu",
-            "is_gated_act": false, "pad_token_id": 0, "eos_token_id": 1
-        },
-        "audio_encoder": {
-            "model_type": "encodec", "audio_channels": 1, "sampling_rate": 32000,
-            "codebook_size": 64, "codebook_dim": 8, "target_bandwidths": [1.2], "hidden_size": 8, "num_filters": 2,
-            "num_residual_layers": 1, "upsampling_ratios": [8, 5, 4, 4], "norm_type": "weight_norm",
-            "kernel_size": 7, "last_kernel_size": 7, "residual_kernel_size": 3,
-            "dilation_growth_rate": 2, "use_causal_conv": false, "pad_mode": "reflect",
-            "compress": 2, "num_lstm_layers": 2, "trim_right_ratio": 1.0,
-            "use_conv_shortcut": false, "normalize": false, "chunk_length_s": null, "overlap": null
-        },
-        "decoder": {
-            "model_type": "musicgen_decoder", "vocab_size": 64, "hidden_size": 32,
-            "num_hidden_layers": 2, "num_attention_heads": 4, "ffn_dim": 64, "num_codebooks": 4,
-            "max_position_embeddings": 2048, "activation_function": "gelu",
-            "scale_embedding": false, "audio_channels": 1, "pad_token_id": 64,
-            "bos_token_id": 64, "decoder_start_token_id": 64, "tie_word_embeddings": false
-        }
+/// A config value as its loader's type, naming `file` in `dir` on failure.
+fn parse<T: DeserializeOwned>(dir: &Path, file: &str, value: &Value) -> Result<T> {
+    serde_json::from_value(value.clone()).map_err(|source| Error::Config {
+        path: dir.join(file),
+        source,
     })
+}
+
+/// `value` with the fields of `changes` (a JSON object, nested objects merged) replaced.
+fn with_changes(mut value: Value, changes: &Value) -> Value {
+    if let (Some(map), Some(changes)) = (value.as_object_mut(), changes.as_object()) {
+        for (key, change) in changes {
+            let merged = match map.remove(key) {
+                Some(old) if old.is_object() && change.is_object() => with_changes(old, change),
+                _ => change.clone(),
+            };
+            map.insert(key.clone(), merged);
+        }
+    }
+    value
 }
 
 fn create_dir(dir: &Path) -> Result<()> {
@@ -83,7 +87,10 @@ fn create_dir(dir: &Path) -> Result<()> {
 
 fn write_json(dir: &Path, name: &str, value: &Value) -> Result<()> {
     let path = dir.join(name);
-    let text = serde_json::to_string_pretty(value).expect("JSON values always serialise");
+    let text = serde_json::to_string_pretty(value).map_err(|source| Error::Config {
+        path: path.clone(),
+        source,
+    })?;
     std::fs::write(&path, text + "\n").map_err(|source| Error::Io { path, source })
 }
 
@@ -92,4 +99,30 @@ fn write_weights(dir: &Path, recorder: &RecordingWeights) -> Result<()> {
     let tensors: HashMap<String, candle_core::Tensor> = recorder.tensors().into_iter().collect();
     candle_core::safetensors::save(&tensors, &path)
         .map_err(|source| Error::Weights { path, source })
+}
+
+/// A tokenizer built from a tokenizer.json value, as a loader would read it from `dir`.
+fn tokenizer_of(dir: &Path, json: &Value) -> Result<::tokenizers::Tokenizer> {
+    use std::str::FromStr;
+    ::tokenizers::Tokenizer::from_str(&json.to_string()).map_err(|e| Error::Tokenizer {
+        path: dir.join("tokenizer.json"),
+        message: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn changes_replace_fields_and_merge_sections() {
+        let base = json!({"a": 1, "s": {"x": 1, "y": 2}, "keep": true});
+        let changed = with_changes(base, &json!({"a": 2, "s": {"y": 3}, "new": [1]}));
+        assert_eq!(
+            changed,
+            json!({"a": 2, "s": {"x": 1, "y": 3}, "keep": true, "new": [1]})
+        );
+    }
 }

@@ -1,8 +1,25 @@
 //! Small tokenizer.json files in the real tokenizers' formats, written from an explicit
 //! vocabulary (never trained, so the same on every run): enough words of paintings, feelings and
 //! music to tokenise what the product sends, with single characters to spell anything else.
+//! T5's SentencePiece Unigram is here; [`bpe`] has CLIP's and GPT-2's byte-level BPE and
+//! [`wordpiece`] BERT's WordPiece.
+
+pub mod bpe;
+pub mod wordpiece;
+
+pub use bpe::{clip_bpe, gpt2_bpe};
+pub use wordpiece::bert_wordpiece;
 
 use serde_json::{Value, json};
+
+/// A tokenizer.json value and the number of ids it uses (its added tokens included).
+#[derive(Debug, Clone)]
+pub struct TokenizerFile {
+    /// The file's content.
+    pub json: Value,
+    /// Every id is below this.
+    pub vocab_size: usize,
+}
 
 /// Words that get a piece of their own.
 pub const WORDS: &[&str] = &[
@@ -75,6 +92,34 @@ pub const WORDS: &[&str] = &[
     "theme",
     "playful",
     "peaceful",
+    "that",
+    "feels",
+    "feel",
+    "like",
+    "from",
+    "this",
+    "it",
+    "as",
+    "quiet",
+    "dreamy",
+    "lively",
+    "mysterious",
+    "orchestral",
+    "sailor",
+    "hat",
+    "sitting",
+    "table",
+    "boat",
+    "city",
+    "mountains",
+    "field",
+    "garden",
+    "rain",
+    "storm",
+    "cello",
+    "flute",
+    "synth",
+    "beat",
 ];
 
 /// Characters every text can fall back to.
@@ -96,7 +141,8 @@ fn t5_pieces() -> Vec<(String, f64)> {
     pieces
 }
 
-fn special(id: usize, content: &str) -> Value {
+/// An `added_tokens` entry for a special token, as the published files write one.
+fn added_token(id: usize, content: &str) -> Value {
     json!({
         "id": id, "content": content, "single_word": false, "lstrip": false,
         "rstrip": false, "normalized": false, "special": true
@@ -116,7 +162,7 @@ pub fn t5_unigram() -> Value {
         "version": "1.0",
         "truncation": null,
         "padding": null,
-        "added_tokens": [special(0, "<pad>"), special(1, "</s>"), special(2, "<unk>")],
+        "added_tokens": [added_token(0, "<pad>"), added_token(1, "</s>"), added_token(2, "<unk>")],
         "normalizer": {"type": "Lowercase"},
         "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, metaspace]},
         "post_processor": {
