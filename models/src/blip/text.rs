@@ -96,7 +96,7 @@ impl SelfAttention {
         let new = q.dim(2)?;
         let total = k.dim(2)?;
         let context = match (new == 1)
-            .then(|| crate::attention::single_query(&q, &k, &v, total))
+            .then(|| crate::attention::single_query(&q, &k, &v, total, None))
             .transpose()?
             .flatten()
         {

@@ -163,7 +163,7 @@ impl Attention {
             return Ok(None);
         };
         let q = (q * scale)?;
-        super::attention::single_query_with_bias(&q, keys, values, total, per_key)
+        crate::attention::single_query(&q, keys, values, total, Some(per_key))
     }
 }
 
