@@ -89,6 +89,7 @@ mod tests {
     use candle_core::{D, Device};
 
     use super::*;
+    use crate::test_util::max_abs_diff;
 
     #[test]
     fn equals_softmax_attention_over_the_filled_positions() {
@@ -105,14 +106,7 @@ mod tests {
         let scores = q.matmul(&k.t().unwrap()).unwrap();
         let probs = candle_nn::ops::softmax(&scores, D::Minus1).unwrap();
         let slow = probs.matmul(&v.contiguous().unwrap()).unwrap();
-        let diff = (fast - slow)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(&fast, &slow);
         assert!(diff < 1e-5, "{diff}");
     }
 
@@ -140,14 +134,7 @@ mod tests {
         let scores = (q.matmul(&k.t().unwrap()).unwrap() + bias_t).unwrap();
         let probs = candle_nn::ops::softmax_last_dim(&scores).unwrap();
         let slow = probs.matmul(&v).unwrap();
-        let diff = (fast - slow)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(&fast, &slow);
         assert!(diff < 1e-5, "{diff}");
     }
 

@@ -30,7 +30,6 @@
 
 pub mod config;
 pub mod generate;
-mod linear;
 pub mod text;
 pub mod vision;
 
