@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device};
 use candle_nn::VarBuilder;
 use serde::de::DeserializeOwned;
+use tokenizers::Tokenizer;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Unsupported};
 
 /// The weight files a checkpoint directory holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -72,6 +73,40 @@ impl CheckpointDir {
             source,
         })?;
         serde_json::from_str(&text).map_err(|source| Error::Config { path, source })
+    }
+
+    /// Reads a config such as `config.json` and checks it with `validate` (a config's own
+    /// `validate`), naming the file in a refusal.
+    pub fn read_config<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        validate: impl FnOnce(&T) -> Result<(), Unsupported>,
+    ) -> Result<T> {
+        let config: T = self.read_json(name)?;
+        validate(&config).map_err(|u| u.at(self.root.join(name)))?;
+        Ok(config)
+    }
+
+    /// Loads `tokenizer.json`; `what` says which tokenizer the model needs when it is missing.
+    pub fn tokenizer(&self, what: &'static str) -> Result<Tokenizer> {
+        let path = self.require("tokenizer.json", what)?;
+        Tokenizer::from_file(&path).map_err(|e| Error::Tokenizer {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// Builds a model from the weights converted to `dtype` on `device`, naming the weight file
+    /// when they do not fit it (a missing key, a wrong shape).
+    pub fn build<T>(
+        &self,
+        dtype: DType,
+        device: &Device,
+        build: impl FnOnce(VarBuilder<'static>) -> candle_core::Result<T>,
+    ) -> Result<T> {
+        let path = self.weight_files()?.first().to_owned();
+        let vb = self.var_builder(dtype, device)?;
+        build(vb).map_err(|source| Error::Weights { path, source })
     }
 
     /// Finds the weight files, preferring safetensors over a PyTorch pickle.

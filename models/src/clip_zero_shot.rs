@@ -18,9 +18,9 @@ use serde::Deserialize;
 use tokenizers::Tokenizer;
 
 use crate::checkpoint::CheckpointDir;
+use crate::error::Unsupported;
 use crate::error::{Error, Result};
 use crate::image_prep::{ImageProcessorConfig, pixel_values};
-use crate::musicgen::config::Unsupported;
 use crate::random_weights::RandomWeights;
 
 /// The prompt for one emotion, as the zero-shot labeller embeds it.
@@ -91,13 +91,6 @@ fn default_channels() -> usize {
     3
 }
 
-fn unsupported(field: &'static str, message: impl Into<String>) -> Unsupported {
-    Unsupported {
-        field,
-        message: message.into(),
-    }
-}
-
 impl ClipConfig {
     /// The published `openai/clip-vit-base-patch32` configuration.
     pub fn vit_base_patch32() -> Self {
@@ -110,7 +103,7 @@ impl ClipConfig {
         if let Some(model_type) = &self.model_type
             && model_type != "clip"
         {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "model_type",
                 format!("`{model_type}` is not a CLIP model (expected `clip`)"),
             ));
@@ -122,7 +115,7 @@ impl ClipConfig {
             ("vision_config.hidden_act", &v.hidden_act),
         ] {
             if act != "quick_gelu" {
-                return Err(unsupported(
+                return Err(Unsupported::new(
                     field,
                     format!("`{act}` is not supported (only quick_gelu)"),
                 ));
@@ -133,7 +126,7 @@ impl ClipConfig {
             ("vision_config.layer_norm_eps", v.layer_norm_eps),
         ] {
             if (eps - 1e-5).abs() > 1e-12 {
-                return Err(unsupported(
+                return Err(Unsupported::new(
                     field,
                     format!("{eps} is not supported (only 1e-5)"),
                 ));
@@ -152,14 +145,14 @@ impl ClipConfig {
             ),
         ] {
             if heads == 0 || width == 0 || !width.is_multiple_of(heads) {
-                return Err(unsupported(
+                return Err(Unsupported::new(
                     field,
                     format!("{heads} heads do not divide the width {width}"),
                 ));
             }
         }
         if v.patch_size == 0 || v.image_size == 0 || !v.image_size.is_multiple_of(v.patch_size) {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "vision_config.patch_size",
                 format!(
                     "{} does not divide the image size {}",
@@ -168,10 +161,13 @@ impl ClipConfig {
             ));
         }
         if v.num_channels != 3 {
-            return Err(unsupported("vision_config.num_channels", "only RGB (3)"));
+            return Err(Unsupported::new(
+                "vision_config.num_channels",
+                "only RGB (3)",
+            ));
         }
         if self.projection_dim == 0 || t.vocab_size < 3 || t.max_position_embeddings < 2 {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "projection_dim",
                 "projection_dim, vocab_size and max_position_embeddings must be usable",
             ));
@@ -231,18 +227,9 @@ impl ClipZeroShot {
     /// Loads a checkpoint directory and embeds the prompts.
     pub fn load(dir: &Path, device: &Device) -> Result<Self> {
         let ckpt = CheckpointDir::open(dir)?;
-        let config_path = ckpt.require("config.json", "CLIP config")?;
-        let config: ClipConfig = ckpt.read_json("config.json")?;
-        config.validate().map_err(|u| Error::Unsupported {
-            path: config_path,
-            field: u.field,
-            message: u.message,
-        })?;
-        let tokenizer_path = ckpt.require("tokenizer.json", "the CLIP tokenizer")?;
-        let tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| Error::Tokenizer {
-            path: tokenizer_path,
-            message: e.to_string(),
-        })?;
+        ckpt.require("config.json", "CLIP config")?;
+        let config: ClipConfig = ckpt.read_config("config.json", ClipConfig::validate)?;
+        let tokenizer = ckpt.tokenizer("the CLIP tokenizer")?;
         let processor = ImageProcessorConfig::load(&ckpt)?;
         let weights_path = ckpt.weight_files()?.first().to_owned();
         let vb = ckpt.var_builder(DType::F32, device)?;
@@ -302,11 +289,7 @@ impl ClipZeroShot {
     /// tokenizer: its five "prompts" are fixed token sequences `[vocab−2, i+1, vocab−1]`, and
     /// images are prepared as `openai/clip-vit-base-patch32`'s processor does at the config's size.
     pub fn random(config: &ClipConfig, seed: u64, device: &Device) -> Result<Self> {
-        config.validate().map_err(|u| Error::Unsupported {
-            path: "config.json".into(),
-            field: u.field,
-            message: u.message,
-        })?;
+        config.validate().map_err(|u| u.at("config.json"))?;
         let vb = RandomWeights::new(seed).var_builder(DType::F32, device);
         let model = ClipModel::new(vb, &config.candle())?;
         let size = config.vision_config.image_size;
@@ -352,11 +335,7 @@ impl ClipZeroShot {
         let out = self
             .processor
             .output_size(size * 2 + 1, size + 3)
-            .map_err(|u| Error::Unsupported {
-                path: path.clone(),
-                field: u.field,
-                message: u.message,
-            })?;
+            .map_err(|u| u.at(&path))?;
         if out != (size, size) {
             return Err(Error::Unsupported {
                 path,

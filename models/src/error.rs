@@ -1,6 +1,6 @@
 //! The models crate's error type: each variant says which file, field or stage is at fault.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A failure to load or run a model.
 #[derive(Debug, thiserror::Error)]
@@ -52,3 +52,34 @@ pub enum Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A config option this implementation cannot honour, before it is tied to a file: what each
+/// config's `validate()` returns. [`Unsupported::at`] names the file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field `{field}`: {message}")]
+pub struct Unsupported {
+    /// The config field at fault.
+    pub field: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl Unsupported {
+    /// The refusal of `field`, saying why.
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+
+    /// The crate error for this refusal in the config at `path` (a file, or a description
+    /// such as "(built-in config)").
+    pub fn at(self, path: impl AsRef<Path>) -> Error {
+        Error::Unsupported {
+            path: path.as_ref().to_owned(),
+            field: self.field,
+            message: self.message,
+        }
+    }
+}

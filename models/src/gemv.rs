@@ -103,6 +103,7 @@ mod tests {
     use candle_core::Device;
 
     use super::*;
+    use crate::test_util::max_abs_diff;
 
     #[test]
     fn equals_the_matrix_product() {
@@ -111,14 +112,7 @@ mod tests {
         let weight = Tensor::randn(0f32, 1., (131, 37), &device).unwrap();
         let fast = rows_times_weight_t(&xs, &weight).unwrap().unwrap();
         let slow = xs.matmul(&weight.t().unwrap()).unwrap();
-        let diff = (fast - slow)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = max_abs_diff(&fast, &slow);
         assert!(diff < 1e-4, "{diff}");
     }
 

@@ -17,8 +17,8 @@ use image::{DynamicImage, RgbImage};
 use serde::Deserialize;
 
 use crate::checkpoint::CheckpointDir;
+use crate::error::Unsupported;
 use crate::error::{Error, Result};
-use crate::musicgen::config::Unsupported;
 
 /// A `size` or `crop_size` value as written: an integer, `[h, w]`, or a dictionary.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -145,13 +145,6 @@ const OPENAI_CLIP_MEAN: [f64; 3] = [0.48145466, 0.4578275, 0.40821073];
 const OPENAI_CLIP_STD: [f64; 3] = [0.26862954, 0.26130258, 0.27577711];
 const IMAGENET_STANDARD: [f64; 3] = [0.5, 0.5, 0.5];
 
-fn unsupported(field: &'static str, message: impl Into<String>) -> Unsupported {
-    Unsupported {
-        field,
-        message: message.into(),
-    }
-}
-
 impl ImageProcessorConfig {
     /// Reads a checkpoint's image processor config: the `image_processor` section of
     /// `processor_config.json` when there is one (transformers 5 gives it priority), else
@@ -188,11 +181,7 @@ impl ImageProcessorConfig {
     }
 
     fn checked(self, path: std::path::PathBuf) -> Result<Self> {
-        self.validate().map_err(|u| Error::Unsupported {
-            path,
-            field: u.field,
-            message: u.message,
-        })?;
+        self.validate().map_err(|u| u.at(path))?;
         Ok(self)
     }
 
@@ -207,7 +196,7 @@ impl ImageProcessorConfig {
             (Some(name), _) => ("image_processor_type", name),
             (None, Some(name)) => ("feature_extractor_type", name),
             (None, None) => {
-                return Err(unsupported(
+                return Err(Unsupported::new(
                     "image_processor_type",
                     "missing (neither image_processor_type nor feature_extractor_type is set)",
                 ));
@@ -223,7 +212,7 @@ impl ImageProcessorConfig {
             "ConvNext" => Ok(ProcessorKind::ConvNext),
             "Blip" => Ok(ProcessorKind::Blip),
             "ViT" => Ok(ProcessorKind::Vit),
-            _ => Err(unsupported(
+            _ => Err(Unsupported::new(
                 field,
                 format!("`{name}` is not supported (CLIP, ConvNext, Blip or ViT image processors)"),
             )),
@@ -239,7 +228,7 @@ impl ImageProcessorConfig {
         match self.resample.unwrap_or(default) {
             2 => Ok(Filter::Bilinear),
             3 => Ok(Filter::Bicubic),
-            other => Err(unsupported(
+            other => Err(Unsupported::new(
                 "resample",
                 format!("PIL resampling {other} is not supported (2 bilinear or 3 bicubic)"),
             )),
@@ -275,7 +264,7 @@ impl ImageProcessorConfig {
             let spec = self.size.as_ref().unwrap_or(&default_size);
             let target = target_of(spec, default_to_square, "size")?;
             if kind == ProcessorKind::ConvNext && !matches!(target, Target::ShortestEdge(_)) {
-                return Err(unsupported(
+                return Err(Unsupported::new(
                     "size",
                     "the ConvNext processor needs `shortest_edge` (or one integer)",
                 ));
@@ -286,7 +275,7 @@ impl ImageProcessorConfig {
         };
         let crop_pct = self.crop_pct.unwrap_or(224.0 / 256.0);
         if !(crop_pct > 0.0 && crop_pct.is_finite()) {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "crop_pct",
                 format!("{crop_pct} is not positive"),
             ));
@@ -297,7 +286,7 @@ impl ImageProcessorConfig {
             match target_of(&spec, true, "crop_size")? {
                 Target::Exact(h, w) => Some((h, w)),
                 Target::ShortestEdge(_) => {
-                    return Err(unsupported("crop_size", "needs a height and a width"));
+                    return Err(Unsupported::new("crop_size", "needs a height and a width"));
                 }
             }
         } else {
@@ -306,7 +295,7 @@ impl ImageProcessorConfig {
         let rescale = if self.do_rescale.unwrap_or(true) {
             let factor = self.rescale_factor.unwrap_or(1.0 / 255.0);
             if !(factor > 0.0 && factor.is_finite()) {
-                return Err(unsupported(
+                return Err(Unsupported::new(
                     "rescale_factor",
                     format!("{factor} is not positive"),
                 ));
@@ -319,7 +308,10 @@ impl ImageProcessorConfig {
             let mean = per_channel(self.image_mean.as_ref(), default_mean_std.0, "image_mean")?;
             let std = per_channel(self.image_std.as_ref(), default_mean_std.1, "image_std")?;
             if std.contains(&0.0) {
-                return Err(unsupported("image_std", "a standard deviation is zero"));
+                return Err(Unsupported::new(
+                    "image_std",
+                    "a standard deviation is zero",
+                ));
             }
             Some((mean, std))
         } else {
@@ -357,7 +349,7 @@ fn target_of(
 ) -> Result<Target, Unsupported> {
     let positive = |n: usize| {
         if n == 0 {
-            Err(unsupported(field, "sizes must be positive"))
+            Err(Unsupported::new(field, "sizes must be positive"))
         } else {
             Ok(n)
         }
@@ -368,7 +360,7 @@ fn target_of(
         SizeSpec::List(items) => match items.as_slice() {
             [n] => target_of(&SizeSpec::Int(*n), default_to_square, field),
             [h, w] => Ok(Target::Exact(positive(*h)?, positive(*w)?)),
-            _ => Err(unsupported(field, "a list must hold one or two sizes")),
+            _ => Err(Unsupported::new(field, "a list must hold one or two sizes")),
         },
         SizeSpec::Dict {
             shortest_edge,
@@ -389,7 +381,7 @@ fn target_of(
             (None, None, Some(h), Some(w), None, None) => {
                 Ok(Target::Exact(positive(*h)?, positive(*w)?))
             }
-            _ => Err(unsupported(
+            _ => Err(Unsupported::new(
                 field,
                 "only {\"shortest_edge\": n} or {\"height\": h, \"width\": w} are supported",
             )),
@@ -409,7 +401,7 @@ fn per_channel(
             [a, b, c] => [*a, *b, *c],
             [a] => [*a; 3],
             _ => {
-                return Err(unsupported(
+                return Err(Unsupported::new(
                     field,
                     format!("{} values for 3 channels", v.len()),
                 ));
@@ -419,7 +411,7 @@ fn per_channel(
     if values.iter().all(|v| v.is_finite()) {
         Ok(values)
     } else {
-        Err(unsupported(field, "values must be finite"))
+        Err(Unsupported::new(field, "values must be finite"))
     }
 }
 
@@ -519,11 +511,7 @@ pub fn pixel_values(
     cfg: &ImageProcessorConfig,
     device: &Device,
 ) -> Result<Tensor> {
-    let plan = cfg.plan().map_err(|u| Error::Unsupported {
-        path: "image processor config".into(),
-        field: u.field,
-        message: u.message,
-    })?;
+    let plan = cfg.plan().map_err(|u| u.at("image processor config"))?;
     let (width, height) = image.dimensions();
     let (width, height) = (width as usize, height as usize);
     if width == 0 || height == 0 {

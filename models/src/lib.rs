@@ -20,7 +20,8 @@
 //! - [`checkpoint`]: a checkpoint directory in the Hugging Face layout; [`error`]: the crate's
 //!   one error type, naming the file or field at fault; [`device`]: CPU or CUDA, and the dtype.
 //! - [`attention`], [`gemv`]: CPU kernels for one decoder step (attention over the cache read
-//!   in place; the product of a few rows with f32 weights, reading them once).
+//!   in place; the product of a few rows with f32 weights, reading them once); [`dense`]: the
+//!   dense layer of BLIP and Falcon-RW over them.
 //! - [`random_weights`]: full-size models from a config alone (benchmarks); [`tiny`]: tiny
 //!   random-weight model sets in the real layouts, made in Rust (demos, tests).
 
@@ -28,6 +29,7 @@ pub mod attention;
 pub mod blip;
 pub mod checkpoint;
 pub mod clip_zero_shot;
+pub mod dense;
 pub mod device;
 pub mod emotion;
 pub mod encodec;
@@ -43,5 +45,8 @@ pub mod resnet;
 pub mod resnet_bigru;
 pub mod tiny;
 pub mod train;
+
+#[cfg(test)]
+mod test_util;
 
 pub use error::{Error, Result};

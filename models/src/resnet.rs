@@ -12,9 +12,9 @@ use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 use serde::Deserialize;
 
 use crate::checkpoint::CheckpointDir;
+use crate::error::Unsupported;
 use crate::error::{Error, Result};
 use crate::image_prep::ImageProcessorConfig;
-use crate::musicgen::config::Unsupported;
 use crate::random_weights::RandomWeights;
 
 /// BatchNorm2d's default epsilon, which transformers' ResNet keeps.
@@ -63,13 +63,6 @@ fn default_hidden_act() -> String {
     "relu".into()
 }
 
-fn unsupported(field: &'static str, message: impl Into<String>) -> Unsupported {
-    Unsupported {
-        field,
-        message: message.into(),
-    }
-}
-
 /// The kind of residual layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LayerType {
@@ -89,26 +82,26 @@ impl ResNetConfig {
         if let Some(model_type) = &self.model_type
             && model_type != "resnet"
         {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "model_type",
                 format!("`{model_type}` is not a ResNet (expected `resnet`)"),
             ));
         }
         self.layer_kind()?;
         if self.hidden_act != "relu" {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "hidden_act",
                 format!("`{}` is not supported (only relu)", self.hidden_act),
             ));
         }
         if self.num_channels == 0 || self.embedding_size == 0 {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "embedding_size",
                 "num_channels and embedding_size must be positive",
             ));
         }
         if self.hidden_sizes.is_empty() || self.hidden_sizes.len() != self.depths.len() {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "depths",
                 format!(
                     "{} stage depths for {} hidden sizes (need the same, non-zero number)",
@@ -118,19 +111,22 @@ impl ResNetConfig {
             ));
         }
         if self.depths.contains(&0) {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "depths",
                 "every stage needs at least one layer",
             ));
         }
         if self.layer_kind()? == LayerType::Bottleneck && self.hidden_sizes.iter().any(|&h| h < 4) {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "hidden_sizes",
                 "bottleneck stages need at least 4 channels (they reduce by 4)",
             ));
         }
         if self.hidden_sizes.contains(&0) {
-            return Err(unsupported("hidden_sizes", "every size must be positive"));
+            return Err(Unsupported::new(
+                "hidden_sizes",
+                "every size must be positive",
+            ));
         }
         Ok(())
     }
@@ -139,7 +135,7 @@ impl ResNetConfig {
         match self.layer_type.as_str() {
             "basic" => Ok(LayerType::Basic),
             "bottleneck" => Ok(LayerType::Bottleneck),
-            other => Err(unsupported(
+            other => Err(Unsupported::new(
                 "layer_type",
                 format!("`{other}` is not supported (basic or bottleneck)"),
             )),
@@ -292,11 +288,7 @@ pub struct ResNet {
 impl ResNet {
     /// Builds the network from weights; `vb` is at the `ResNetModel` root (see [`resnet_prefix`]).
     pub fn new(cfg: &ResNetConfig, vb: VarBuilder) -> Result<Self> {
-        cfg.validate().map_err(|u| Error::Unsupported {
-            path: "config.json".into(),
-            field: u.field,
-            message: u.message,
-        })?;
+        cfg.validate().map_err(|u| u.at("config.json"))?;
         Ok(Self::build(cfg, vb)?)
     }
 
@@ -355,13 +347,8 @@ impl ResNet {
     /// `ResNetModel`. Returns the network and the image processor settings it was trained with.
     pub fn load(dir: &Path, device: &Device) -> Result<(Self, ImageProcessorConfig)> {
         let ckpt = CheckpointDir::open(dir)?;
-        let config_path = ckpt.require("config.json", "ResNet config")?;
-        let config: ResNetConfig = ckpt.read_json("config.json")?;
-        config.validate().map_err(|u| Error::Unsupported {
-            path: config_path,
-            field: u.field,
-            message: u.message,
-        })?;
+        ckpt.require("config.json", "ResNet config")?;
+        let config: ResNetConfig = ckpt.read_config("config.json", ResNetConfig::validate)?;
         let processor = ImageProcessorConfig::load(&ckpt)?;
         let weights_path = ckpt.weight_files()?.first().to_owned();
         let vb = ckpt.var_builder(DType::F32, device)?;

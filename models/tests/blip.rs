@@ -2,8 +2,7 @@
 //! the real tokenizer, and expected outputs computed by transformers
 //! (`models/fixtures/make_blip_fixtures.py`, `tests/data/blip-tiny/`).
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use candle_core::{DType, Device, Tensor};
@@ -16,6 +15,10 @@ use ekphrasis_models::image_prep::{ImageProcessorConfig, ProcessorKind};
 use ekphrasis_shared::domain::Emotion;
 use serde_json::Value;
 
+mod common;
+
+use common::{Fixture, copy_fixture, data_dir, max_abs, max_abs_diff};
+
 /// Largest absolute difference allowed for floats computed by the model.
 const TOLERANCE: f32 = 1e-4;
 /// Largest difference relative to the largest expected value when computing in bf16 (8 bits of
@@ -23,29 +26,10 @@ const TOLERANCE: f32 = 1e-4;
 const BF16_RELATIVE: f32 = 0.05;
 
 fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/blip-tiny")
-}
-
-struct Fixture {
-    tensors: HashMap<String, Tensor>,
-    json: Value,
+    data_dir("blip-tiny")
 }
 
 impl Fixture {
-    fn load() -> Self {
-        let dir = fixture_dir();
-        let tensors =
-            candle_core::safetensors::load(dir.join("expected.safetensors"), &Device::Cpu).unwrap();
-        let json =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
-                .unwrap();
-        Self { tensors, json }
-    }
-
-    fn tensor(&self, name: &str) -> &Tensor {
-        &self.tensors[name]
-    }
-
     fn ids(value: &Value) -> Vec<u32> {
         serde_json::from_value(value.clone()).unwrap()
     }
@@ -55,41 +39,13 @@ fn model() -> Blip {
     Blip::load(fixture_dir(), &Device::Cpu, DType::F32).unwrap()
 }
 
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shapes differ");
-    (a - b)
-        .and_then(|d| d.abs())
-        .and_then(|d| d.flatten_all())
-        .and_then(|d| d.max(0))
-        .and_then(|d| d.to_scalar::<f32>())
-        .unwrap()
-}
-
-fn max_abs(t: &Tensor) -> f32 {
-    t.abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
-
-fn copy_fixture() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(fixture_dir()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
-    dir
-}
-
 fn no_cancel() -> AtomicBool {
     AtomicBool::new(false)
 }
 
 #[test]
 fn vision_encoder_matches_transformers() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let blip = model();
     let pixels = fixture.tensor("pixel_values");
     let embeddings = blip.vision().embeddings(pixels).unwrap();
@@ -105,7 +61,7 @@ fn vision_encoder_matches_transformers() {
 
 #[test]
 fn text_logits_match_transformers_at_every_prompt_position() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut blip = model();
     let embeds = blip.image_embeds(fixture.tensor("pixel_values")).unwrap();
     let ids: Vec<u32> = fixture
@@ -129,7 +85,7 @@ fn text_logits_match_transformers_at_every_prompt_position() {
 
 #[test]
 fn stepping_with_the_cache_equals_the_whole_sequence() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut blip = model();
     let embeds = blip.image_embeds(fixture.tensor("pixel_values")).unwrap();
     let ids = Fixture::ids(&fixture.json["generate"]["greedy_prompt"]["sequence"]);
@@ -171,7 +127,7 @@ fn options_of(settings: &Value) -> CaptionOptions {
 
 #[test]
 fn greedy_and_beam_search_give_transformers_ids_and_text() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut blip = model();
     let pixels = fixture.tensor("pixel_values");
     let cases = fixture.json["generate"].as_object().unwrap();
@@ -199,7 +155,7 @@ fn greedy_and_beam_search_give_transformers_ids_and_text() {
 
 #[test]
 fn prompts_are_tokenised_as_blip_hands_them_to_the_decoder() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let blip = model();
     for case in fixture.json["tokenizer_cases"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
@@ -217,7 +173,7 @@ fn prompts_are_tokenised_as_blip_hands_them_to_the_decoder() {
 
 #[test]
 fn decoding_matches_the_processor() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let blip = model();
     for case in fixture.json["decode_cases"].as_array().unwrap() {
         let ids = Fixture::ids(&case["ids"]);
@@ -227,7 +183,7 @@ fn decoding_matches_the_processor() {
 
 #[test]
 fn preprocessing_matches_the_processor_and_captions_the_image_end_to_end() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut blip = model();
     let image = image::open(fixture_dir().join("test_image.png")).unwrap();
     let pixels = blip.pixel_values(&image).unwrap();
@@ -251,7 +207,7 @@ fn preprocessing_matches_the_processor_and_captions_the_image_end_to_end() {
 
 #[test]
 fn both_processor_config_shapes_of_the_real_checkpoints_are_read() {
-    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/real-configs");
+    let real = data_dir("real-configs");
     for (file, name) in [
         ("blip-large-processor_config.json", "processor_config.json"),
         (
@@ -269,8 +225,8 @@ fn both_processor_config_shapes_of_the_real_checkpoints_are_read() {
 
 #[test]
 fn a_file_with_the_tied_head_stored_loads_the_same() {
-    let fixture = Fixture::load();
-    let dir = copy_fixture();
+    let fixture = Fixture::load(&fixture_dir());
+    let dir = copy_fixture(&fixture_dir());
     let path = dir.path().join("model.safetensors");
     let mut tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
     let words = tensors["text_decoder.bert.embeddings.word_embeddings.weight"].clone();
@@ -288,7 +244,7 @@ fn a_file_with_the_tied_head_stored_loads_the_same() {
 
 #[test]
 fn bad_prompts_and_lengths_are_refused_clearly() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut blip = model();
     let pixels = fixture.tensor("pixel_values").clone();
     let mut caption = |prompt: Option<&str>, options: CaptionOptions| {
@@ -354,7 +310,7 @@ fn missing_and_foreign_checkpoints_are_named() {
         ("tokenizer.json", &b"{\"not\": \"a tokenizer\"}"[..]),
         ("config.json", &b"{\"text_config\": 7}"[..]),
     ] {
-        let dir = copy_fixture();
+        let dir = copy_fixture(&fixture_dir());
         std::fs::write(dir.path().join(file), contents).unwrap();
         let err = Blip::load(dir.path(), &Device::Cpu, DType::F32)
             .err()
@@ -366,7 +322,7 @@ fn missing_and_foreign_checkpoints_are_named() {
         "processor_config.json",
         "model.safetensors",
     ] {
-        let dir = copy_fixture();
+        let dir = copy_fixture(&fixture_dir());
         std::fs::remove_file(dir.path().join(file)).unwrap();
         let err = Blip::load(dir.path(), &Device::Cpu, DType::F32)
             .err()
@@ -379,9 +335,9 @@ fn missing_and_foreign_checkpoints_are_named() {
         assert!(err.to_string().contains(named), "{file}: {err}");
     }
     // A MusicGen-shaped (foreign) weights file: the missing key is named.
-    let dir = copy_fixture();
+    let dir = copy_fixture(&fixture_dir());
     std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/musicgen-tiny/model.safetensors"),
+        data_dir("musicgen-tiny").join("model.safetensors"),
         dir.path().join("model.safetensors"),
     )
     .unwrap();
@@ -418,7 +374,7 @@ fn unsupported_config_values_and_processors_name_the_field() {
         ),
     ];
     for (file, pointer, value, named, field) in edits {
-        let dir = copy_fixture();
+        let dir = copy_fixture(&fixture_dir());
         let path = dir.path().join(file);
         let mut json: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -437,7 +393,7 @@ fn unsupported_config_values_and_processors_name_the_field() {
 #[test]
 fn bf16_weights_run_the_same_code_within_bf16_precision() {
     // The dtype CUDA computes in (`device::compute_dtype`), here on the CPU: no step may assume f32.
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut blip = Blip::load(fixture_dir(), &Device::Cpu, DType::BF16).unwrap();
     let embeds = blip.image_embeds(fixture.tensor("pixel_values")).unwrap();
     assert_eq!(embeds.dtype(), DType::BF16);

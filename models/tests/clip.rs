@@ -2,8 +2,7 @@
 //! `openai/clip-vit-base-patch32` tokenizer, with embeddings and probabilities computed by
 //! transformers (`models/fixtures/make_vision_fixtures.py`, `tests/data/clip-tiny/`).
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
 use ekphrasis_models::Error;
@@ -12,46 +11,19 @@ use ekphrasis_models::image_prep::{pixel_values, to_rgb};
 use ekphrasis_shared::domain::Emotion;
 use serde_json::Value;
 
+mod common;
+
+use common::{Fixture, copy_fixture, data_dir, expected_json, max_abs_diff};
+
 const TOLERANCE: f32 = 1e-4;
 
 fn dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/clip-tiny")
-}
-
-fn expected() -> (HashMap<String, Tensor>, Value) {
-    let tensors =
-        candle_core::safetensors::load(dir().join("expected.safetensors"), &Device::Cpu).unwrap();
-    let json = serde_json::from_str(&std::fs::read_to_string(dir().join("expected.json")).unwrap())
-        .unwrap();
-    (tensors, json)
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shapes differ");
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
-
-fn copy_fixture() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(dir()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), tmp.path().join(entry.file_name())).unwrap();
-    }
-    tmp
+    data_dir("clip-tiny")
 }
 
 #[test]
 fn the_real_tokenizer_gives_transformers_ids() {
-    let (_, json) = expected();
+    let json = expected_json(&dir());
     let clip = ClipZeroShot::load(&dir(), &Device::Cpu).unwrap();
     for case in json["tokenizer_cases"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
@@ -69,7 +41,7 @@ fn the_real_tokenizer_gives_transformers_ids() {
 
 #[test]
 fn text_embeddings_match_transformers() {
-    let (tensors, json) = expected();
+    let Fixture { tensors, json } = Fixture::load(&dir());
     let clip = ClipZeroShot::load(&dir(), &Device::Cpu).unwrap();
     let ids: Vec<Vec<u32>> = serde_json::from_value(json["prompt_ids"].clone()).unwrap();
     let rows: Vec<Tensor> = ids
@@ -95,7 +67,7 @@ fn text_embeddings_match_transformers() {
 
 #[test]
 fn images_embed_and_classify_as_transformers() {
-    let (tensors, json) = expected();
+    let Fixture { tensors, json } = Fixture::load(&dir());
     let clip = ClipZeroShot::load(&dir(), &Device::Cpu).unwrap();
     for name in json["images"].as_object().unwrap().keys() {
         let rgb = to_rgb(&image::open(dir().join(format!("{name}.png"))).unwrap());
@@ -154,20 +126,19 @@ fn missing_files_and_foreign_checkpoints_are_named() {
         ("preprocessor_config.json", "preprocessor_config.json"),
         ("model.safetensors", "model.safetensors"),
     ] {
-        let tmp = copy_fixture();
+        let tmp = copy_fixture(&dir());
         std::fs::remove_file(tmp.path().join(file)).unwrap();
         let err = ClipZeroShot::load(tmp.path(), &Device::Cpu).unwrap_err();
         assert!(err.to_string().contains(fragment), "{file}: {err}");
     }
     // a MusicGen checkpoint given as CLIP
-    let musicgen = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/musicgen-tiny");
+    let musicgen = data_dir("musicgen-tiny");
     let err = ClipZeroShot::load(&musicgen, &Device::Cpu).unwrap_err();
     assert!(err.to_string().contains("config.json"), "{err}");
     // a ResNet's weights under a CLIP config
-    let tmp = copy_fixture();
+    let tmp = copy_fixture(&dir());
     std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/data/resnet-tiny/basic/model.safetensors"),
+        data_dir("resnet-tiny").join("basic/model.safetensors"),
         tmp.path().join("model.safetensors"),
     )
     .unwrap();
@@ -186,7 +157,7 @@ fn unsupported_configs_name_the_field() {
         ),
         ("/model_type", "blip", "model_type"),
     ] {
-        let tmp = copy_fixture();
+        let tmp = copy_fixture(&dir());
         let path = tmp.path().join("config.json");
         let mut cfg: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -198,7 +169,7 @@ fn unsupported_configs_name_the_field() {
         }
     }
     // a processor whose crop does not fit the vision model
-    let tmp = copy_fixture();
+    let tmp = copy_fixture(&dir());
     let path = tmp.path().join("preprocessor_config.json");
     let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     cfg["crop_size"] = serde_json::json!({"height": 224, "width": 224});

@@ -15,32 +15,12 @@ use ekphrasis_models::resnet_bigru::{EmotionHead, EmotionModel, HeadConfig, prob
 use ekphrasis_shared::domain::Emotion;
 use serde_json::Value;
 
-fn data_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/emotion-head-tiny")
-}
+mod common;
 
-fn expected() -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(data_dir().join("expected.safetensors"), &Device::Cpu)
-        .expect("expected.safetensors")
-}
+use common::{data_dir, expected_json, expected_tensors, max_abs_diff};
 
-fn info() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(data_dir().join("expected.json")).unwrap())
-        .unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shapes differ");
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
+fn fixture_dir() -> PathBuf {
+    data_dir("emotion-head-tiny")
 }
 
 fn assert_close(name: &str, got: &Tensor, want: &Tensor, tolerance: f32) {
@@ -52,16 +32,16 @@ fn assert_close(name: &str, got: &Tensor, want: &Tensor, tolerance: f32) {
 }
 
 fn head_config() -> HeadConfig {
-    serde_json::from_value(info()["head"].clone()).unwrap()
+    serde_json::from_value(expected_json(&fixture_dir())["head"].clone()).unwrap()
 }
 
 fn head_weights() -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(data_dir().join("head.safetensors"), &Device::Cpu).unwrap()
+    candle_core::safetensors::load(fixture_dir().join("head.safetensors"), &Device::Cpu).unwrap()
 }
 
 #[test]
 fn head_matches_pytorch_stage_by_stage() {
-    let want = expected();
+    let want = expected_tensors(&fixture_dir());
     let vb = VarBuilder::from_tensors(head_weights(), DType::F32, &Device::Cpu);
     let head = EmotionHead::new(&head_config(), vb.pp("head")).unwrap();
     let features = &want["head_features"];
@@ -91,7 +71,7 @@ fn head_matches_pytorch_stage_by_stage() {
 
 #[test]
 fn head_gradients_match_pytorch_autograd() {
-    let want = expected();
+    let want = expected_tensors(&fixture_dir());
     let vars: HashMap<String, Var> = head_weights()
         .into_iter()
         .map(|(name, tensor)| (name, Var::from_tensor(&tensor).unwrap()))
@@ -102,7 +82,8 @@ fn head_gradients_match_pytorch_autograd() {
         .collect();
     let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
     let head = EmotionHead::new(&head_config(), vb.pp("head")).unwrap();
-    let targets: Vec<u32> = serde_json::from_value(info()["targets"].clone()).unwrap();
+    let targets: Vec<u32> =
+        serde_json::from_value(expected_json(&fixture_dir())["targets"].clone()).unwrap();
     let targets = Tensor::new(targets, &Device::Cpu).unwrap();
     let logits = head.forward(&want["head_features"]).unwrap();
     let loss = candle_nn::loss::cross_entropy(&logits, &targets).unwrap();
@@ -150,12 +131,12 @@ fn head_weights_with_a_wrong_shape_are_refused() {
 }
 
 fn model_dir() -> PathBuf {
-    data_dir().join("model")
+    fixture_dir().join("model")
 }
 
 #[test]
 fn model_from_pixel_values_matches_transformers_and_pytorch() {
-    let want = expected();
+    let want = expected_tensors(&fixture_dir());
     let model = EmotionModel::load(model_dir(), &Device::Cpu).unwrap();
     let pixels = &want["model_pixel_values"];
     let features = model.features(pixels).unwrap();
@@ -173,8 +154,8 @@ fn model_from_pixel_values_matches_transformers_and_pytorch() {
 
 #[test]
 fn model_from_the_image_file_matches_transformers() {
-    let want = expected();
-    let image = image::open(data_dir().join("painting.png")).unwrap();
+    let want = expected_tensors(&fixture_dir());
+    let image = image::open(fixture_dir().join("painting.png")).unwrap();
     let model = EmotionModel::load(model_dir(), &Device::Cpu).unwrap();
     let got = model.classify(&to_rgb(&image)).unwrap();
     let got: Vec<f32> = got.iter().map(|(_, p)| p).collect();
@@ -184,7 +165,10 @@ fn model_from_the_image_file_matches_transformers() {
         .unwrap();
     // Looser: the pixels go through this crate's resampler instead of transformers'.
     assert_close("probabilities", &got, &want["model_probabilities"], 1e-4);
-    let label = info()["model_label"].as_str().unwrap().to_string();
+    let label = expected_json(&fixture_dir())["model_label"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let best = Emotion::ALL[got.argmax(1).unwrap().to_vec1::<u32>().unwrap()[0] as usize];
     assert_eq!(best.as_str(), label);
 }
@@ -214,15 +198,14 @@ fn load_error(dir: &std::path::Path) -> String {
 
 #[test]
 fn foreign_and_broken_model_directories_are_refused_by_name() {
-    let models = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     // A MusicGen checkpoint and a plain ResNet checkpoint are not emotion models.
-    let err = load_error(&models.join("musicgen-tiny"));
+    let err = load_error(&data_dir("musicgen-tiny"));
     assert!(
         err.contains("config.json") && err.contains("model_type"),
         "{err}"
     );
     assert!(err.contains("musicgen"), "{err}");
-    let err = load_error(&models.join("resnet-tiny/bottleneck"));
+    let err = load_error(&data_dir("resnet-tiny").join("bottleneck"));
     assert!(
         err.contains("\"resnet\" is not an Ekphrasis emotion model"),
         "{err}"
@@ -262,7 +245,7 @@ fn foreign_and_broken_model_directories_are_refused_by_name() {
     assert!(load_error(dir.path()).contains("model.safetensors"));
     std::fs::write(dir.path().join("model.safetensors"), b"GIF89a").unwrap();
     assert!(load_error(dir.path()).contains("model.safetensors"));
-    let backbone_only = models.join("resnet-tiny/bottleneck/model.safetensors");
+    let backbone_only = data_dir("resnet-tiny").join("bottleneck/model.safetensors");
     std::fs::copy(backbone_only, dir.path().join("model.safetensors")).unwrap();
     let err = load_error(dir.path());
     assert!(
@@ -302,9 +285,9 @@ fn full_size_model_builds_from_random_weights() {
 #[test]
 fn grayscale_alpha_16_bit_and_cmyk_images_are_labelled() {
     let model = EmotionModel::load(model_dir(), &Device::Cpu).unwrap();
-    let info = info();
+    let info = expected_json(&fixture_dir());
     let classify = |name: &str| -> Vec<f32> {
-        let image = image::open(data_dir().join(name)).unwrap();
+        let image = image::open(fixture_dir().join(name)).unwrap();
         let probs = model.classify(&to_rgb(&image)).unwrap();
         probs.iter().map(|(_, p)| p).collect()
     };
@@ -340,7 +323,7 @@ fn the_labeller_says_which_model_read_the_image() {
     use ekphrasis_models::clip_zero_shot::ClipZeroShot;
     use ekphrasis_models::emotion::{Labeller, LabellerKind};
 
-    let painting = to_rgb(&image::open(data_dir().join("painting.png")).unwrap());
+    let painting = to_rgb(&image::open(fixture_dir().join("painting.png")).unwrap());
     let trained = Labeller::ResNetBiGru(Box::new(
         EmotionModel::load(model_dir(), &Device::Cpu).unwrap(),
     ));
@@ -349,13 +332,13 @@ fn the_labeller_says_which_model_read_the_image() {
     assert_eq!(reading.labeller_name(), "resnet-bigru");
     assert_eq!(
         reading.label.as_str(),
-        info()["model_label"].as_str().unwrap()
+        expected_json(&fixture_dir())["model_label"]
+            .as_str()
+            .unwrap()
     );
 
-    let clip_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/clip-tiny");
-    let clip_info: Value =
-        serde_json::from_str(&std::fs::read_to_string(clip_dir.join("expected.json")).unwrap())
-            .unwrap();
+    let clip_dir = data_dir("clip-tiny");
+    let clip_info = expected_json(&clip_dir);
     let clip = Labeller::ClipZeroShot(Box::new(
         ClipZeroShot::load(&clip_dir, &Device::Cpu).unwrap(),
     ));

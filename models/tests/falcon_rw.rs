@@ -4,7 +4,6 @@
 //! match exactly, floats within 1e-4. Also: the KV cache against a full recompute, seeded
 //! sampling, the paper's prompt, and refusals of bad input.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -18,38 +17,17 @@ use ekphrasis_models::falcon_rw::{
 use ekphrasis_shared::domain::Emotion;
 use serde_json::Value;
 
-#[allow(dead_code)]
 mod common;
 
-use common::max_abs_diff;
+use common::{Fixture, copy_fixture, data_dir, max_abs, max_abs_diff};
 
 const TOLERANCE: f32 = 1e-4;
 
 fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/falcon-rw-tiny")
-}
-
-struct Fixture {
-    tensors: HashMap<String, Tensor>,
-    json: Value,
+    data_dir("falcon-rw-tiny")
 }
 
 impl Fixture {
-    fn load() -> Self {
-        let dir = fixture_dir();
-        let tensors =
-            candle_core::safetensors::load(dir.join("expected.safetensors"), &Device::Cpu)
-                .expect("expected.safetensors");
-        let json =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
-                .unwrap();
-        Self { tensors, json }
-    }
-
-    fn tensor(&self, name: &str) -> &Tensor {
-        &self.tensors[name]
-    }
-
     fn ids(&self, pointer: &str) -> Vec<u32> {
         serde_json::from_value(self.json.pointer(pointer).unwrap().clone()).unwrap()
     }
@@ -112,7 +90,7 @@ fn ids_tensor(rows: &[Vec<u32>]) -> Tensor {
 
 #[test]
 fn tokenizer_matches_transformers_on_the_real_vocabulary() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let falcon = model();
     for case in fixture.json["tokenizer_cases"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
@@ -137,7 +115,7 @@ fn tokenizer_matches_transformers_on_the_real_vocabulary() {
 
 #[test]
 fn the_prompt_is_the_papers_table_one() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let paper = &fixture.json["paper"];
     assert_eq!(prompt::SYSTEM_MESSAGE, paper["system_message"]);
     let built = prompt::paper_prompt(paper["caption"].as_str().unwrap()).unwrap();
@@ -146,7 +124,7 @@ fn the_prompt_is_the_papers_table_one() {
 
 #[test]
 fn left_padded_batch_matches_transformers_where_the_mask_is_one() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut falcon = model();
     let ids = fixture.rows("/batch/input_ids");
     let mask = fixture.mask("/batch/attention_mask");
@@ -171,7 +149,7 @@ fn left_padded_batch_matches_transformers_where_the_mask_is_one() {
 
 #[test]
 fn greedy_generation_matches_transformers_with_the_cache() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut falcon = model();
     let prompt_ids = fixture.ids("/greedy/prompt_ids");
     let want = fixture.ids("/greedy/new_ids");
@@ -205,7 +183,7 @@ fn greedy_generation_matches_transformers_with_the_cache() {
 
 #[test]
 fn generation_ends_at_an_end_of_sequence_id_and_keeps_it() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut falcon = model();
     let prompt_ids = fixture.ids("/greedy/prompt_ids");
     let eos = fixture.json["greedy_eos"]["eos_token_id"].as_u64().unwrap() as u32;
@@ -223,7 +201,7 @@ fn generation_ends_at_an_end_of_sequence_id_and_keeps_it() {
 
 #[test]
 fn batched_generation_with_left_padding_matches_transformers() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut falcon = model();
     let ids = fixture.rows("/batch/input_ids");
     let mask = fixture.mask("/batch/attention_mask");
@@ -251,7 +229,7 @@ fn batched_generation_with_left_padding_matches_transformers() {
 
 #[test]
 fn the_cache_equals_a_full_recompute_for_a_padded_batch() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut falcon = model();
     let ids = fixture.rows("/batch/input_ids");
     let mask = fixture.mask("/batch/attention_mask");
@@ -324,7 +302,7 @@ fn heads6() -> (Config, FalconRw) {
 
 #[test]
 fn six_heads_from_a_pytorch_bin_match_transformers() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let (config, mut falcon) = heads6();
     assert_eq!(config.num_attention_heads, 6);
     let ids = fixture.rows("/heads6/input_ids");
@@ -345,7 +323,7 @@ fn six_heads_from_a_pytorch_bin_match_transformers() {
 
 #[test]
 fn alibi_matches_transformers_for_many_head_counts() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let positions: Vec<u32> = fixture.ids("/alibi/positions");
     let heads: Vec<usize> = serde_json::from_value(fixture.json["alibi"]["heads"].clone()).unwrap();
     for count in heads {
@@ -369,7 +347,7 @@ fn alibi_matches_transformers_for_many_head_counts() {
 
 #[test]
 fn the_paper_path_generates_the_reference_ids_and_cleans_them() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut falcon = model();
     let caption = fixture.json["paper"]["caption"].as_str().unwrap();
     let want = fixture.ids("/greedy/new_ids");
@@ -397,7 +375,7 @@ fn the_paper_path_generates_the_reference_ids_and_cleans_them() {
 
 #[test]
 fn seeded_sampling_repeats_and_stays_in_the_tokenizer_vocabulary() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut falcon = model();
     let prompt_ids = fixture.ids("/greedy/prompt_ids");
     let sampled = |falcon: &mut FalconRw, seed| {
@@ -426,7 +404,7 @@ fn seeded_sampling_repeats_and_stays_in_the_tokenizer_vocabulary() {
 
 #[test]
 fn cancelling_stops_before_the_next_step() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut falcon = model();
     let prompt_ids = fixture.ids("/greedy/prompt_ids");
     let cancel = AtomicBool::new(true);
@@ -434,15 +412,6 @@ fn cancelling_stops_before_the_next_step() {
         .generate(&prompt_ids, &greedy(5), &cancel, |_| false)
         .unwrap_err();
     assert!(matches!(err, Error::Cancelled));
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-    }
 }
 
 #[test]
@@ -454,15 +423,14 @@ fn bad_checkpoints_are_refused_with_the_file_named() {
     assert!(err.to_string().contains("/no/such/falcon"), "{err}");
 
     // No tokenizer.
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture_dir().join("heads6"), dir.path());
+    let dir = copy_fixture(&fixture_dir().join("heads6"));
     let Err(err) = load(dir.path()) else {
         panic!("loaded without a tokenizer");
     };
     assert!(err.to_string().contains("tokenizer.json"), "{err}");
 
     // A MusicGen checkpoint given as Falcon.
-    let musicgen = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/musicgen-tiny");
+    let musicgen = data_dir("musicgen-tiny");
     let Err(err) = load(&musicgen) else {
         panic!("a MusicGen checkpoint loaded as Falcon");
     };
@@ -488,8 +456,7 @@ fn bad_checkpoints_are_refused_with_the_file_named() {
             "new_decoder_architecture",
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        copy_dir(&fixture_dir(), dir.path());
+        let dir = copy_fixture(&fixture_dir());
         let path = dir.path().join("config.json");
         let mut config: Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -505,8 +472,7 @@ fn bad_checkpoints_are_refused_with_the_file_named() {
     }
 
     // Weights of the wrong shape (the six-head weights under the four-head config).
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture_dir(), dir.path());
+    let dir = copy_fixture(&fixture_dir());
     std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
     std::fs::copy(
         fixture_dir().join("heads6/pytorch_model.bin"),
@@ -556,7 +522,7 @@ fn bad_requests_are_refused_with_a_reason() {
 fn bf16_weights_and_activations_run_and_stay_close() {
     // The dtype a GPU computes in, here on the CPU: every operation must accept it. Measured:
     // 0.17 on logits up to 12.3 (1.3%).
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut falcon = FalconRw::load(fixture_dir(), &Device::Cpu, DType::BF16).unwrap();
     let ids = fixture.rows("/batch/input_ids");
     let mask = fixture.mask("/batch/attention_mask");
@@ -569,13 +535,7 @@ fn bf16_weights_and_activations_run_and_stay_close() {
         .to_dtype(DType::F32)
         .unwrap();
     let want = fixture.tensor("batch_logits_last");
-    let scale = want
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let scale = max_abs(want);
     let diff = max_abs_diff(&last, want);
     assert!(
         diff < 0.05 * scale,

@@ -2,69 +2,41 @@
 //! processors, both the default torchvision backend and the PIL one
 //! (`models/fixtures/make_vision_fixtures.py`, `tests/data/image-prep/`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use ekphrasis_models::Error;
 use ekphrasis_models::checkpoint::CheckpointDir;
 use ekphrasis_models::image_prep::{
     ImageProcessorConfig, ProcessorKind, ResizeBackend, pixel_values, to_rgb,
 };
-use serde_json::Value;
+
+mod common;
+
+use common::{Fixture, data_dir, max_abs_diff};
 
 /// Normalised values: one 8-bit level is about 0.015 after CLIP's normalisation, so this asks
 /// for the same 8-bit resampling result and the same float arithmetic.
 const F32_TOLERANCE: f32 = 1e-5;
 
-fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/image-prep")
-}
-
-struct Fixture {
-    tensors: HashMap<String, Tensor>,
-    json: Value,
+fn fixture_dir() -> PathBuf {
+    data_dir("image-prep")
 }
 
 impl Fixture {
-    fn load() -> Self {
-        let tensors =
-            candle_core::safetensors::load(data_dir().join("expected.safetensors"), &Device::Cpu)
-                .unwrap();
-        let json = serde_json::from_str(
-            &std::fs::read_to_string(data_dir().join("expected.json")).unwrap(),
-        )
-        .unwrap();
-        Self { tensors, json }
-    }
-
     fn config(&self, name: &str) -> ImageProcessorConfig {
-        let dir = data_dir().join(self.json["configs"][name].as_str().unwrap());
+        let dir = fixture_dir().join(self.json["configs"][name].as_str().unwrap());
         ImageProcessorConfig::load(&CheckpointDir::open(dir).unwrap()).unwrap()
     }
 }
 
 fn decode(name: &str) -> image::DynamicImage {
-    image::open(data_dir().join(name)).unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shapes differ");
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
+    image::open(fixture_dir().join(name)).unwrap()
 }
 
 #[test]
 fn pixel_values_match_transformers_processors() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let cases = fixture.json["cases"].as_array().unwrap();
     assert!(cases.len() > 40);
     let mut worst = 0f32;
@@ -101,7 +73,7 @@ fn pixel_values_match_transformers_processors() {
 
 #[test]
 fn rgb_conversion_matches_transformers() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     for name in fixture.json["images"].as_object().unwrap().keys() {
         let rgb = to_rgb(&decode(&format!("{name}.png")));
         let want = &fixture.tensors[&format!("{name}.rgb")];
@@ -114,7 +86,7 @@ fn rgb_conversion_matches_transformers() {
 
 #[test]
 fn the_published_configs_parse() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let clip = fixture.config("clip-vit-base-patch32");
     assert_eq!(clip.kind().unwrap(), ProcessorKind::Clip);
     assert_eq!(clip.output_size(200, 300).unwrap(), (224, 224));
@@ -174,7 +146,7 @@ fn missing_and_bad_configs_are_named() {
 
 #[test]
 fn empty_images_are_errors() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let cfg = fixture.config("clip-small");
     let err = pixel_values(&image::RgbImage::new(0, 5), &cfg, &Device::Cpu).unwrap_err();
     assert!(matches!(err, Error::Input(_)), "{err}");
@@ -182,7 +154,7 @@ fn empty_images_are_errors() {
 
 #[test]
 fn one_pixel_images_work() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     for name in ["clip-small", "convnext-small", "vit-small", "blip-small"] {
         let cfg = fixture.config(name);
         let out = pixel_values(

@@ -1,8 +1,6 @@
 //! MusicGen against the reference: a tiny random-weight model in the published layout, with
 //! expected outputs computed by transformers (`models/fixtures/make_musicgen_fixtures.py`).
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
@@ -12,27 +10,9 @@ use serde_json::Value;
 
 mod common;
 
-use common::{expected, fixture_dir, max_abs_diff};
-
-struct Fixture {
-    tensors: HashMap<String, Tensor>,
-    json: Value,
-}
+use common::{Fixture, data_dir, fixture_dir, max_abs, max_abs_diff};
 
 impl Fixture {
-    fn load() -> Self {
-        let dir = fixture_dir();
-        let tensors = expected();
-        let json =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).unwrap())
-                .unwrap();
-        Self { tensors, json }
-    }
-
-    fn tensor(&self, name: &str) -> &Tensor {
-        &self.tensors[name]
-    }
-
     fn prompts(&self) -> Vec<String> {
         serde_json::from_value(self.json["prompts"].clone()).unwrap()
     }
@@ -59,7 +39,7 @@ fn codes_of(tensor: &Tensor) -> Vec<Vec<u32>> {
 
 #[test]
 fn tokenizer_matches_transformers_on_tiny_and_real_vocabularies() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let musicgen = model();
     for case in fixture.json["tokenizer_cases"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
@@ -70,8 +50,7 @@ fn tokenizer_matches_transformers_on_tiny_and_real_vocabularies() {
         }
         assert_eq!(musicgen.tokenize(text).unwrap(), want, "{text:?}");
     }
-    let real_path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/real-configs/musicgen-small-tokenizer.json");
+    let real_path = data_dir("real-configs").join("musicgen-small-tokenizer.json");
     let real = tokenizers::Tokenizer::from_file(real_path).unwrap();
     for case in fixture.json["real_tokenizer"]["cases"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
@@ -82,7 +61,7 @@ fn tokenizer_matches_transformers_on_tiny_and_real_vocabularies() {
 
 #[test]
 fn text_encoder_and_projection_match_where_the_mask_is_one() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut musicgen = model();
     for (b, prompt) in fixture.prompts().iter().enumerate() {
         let len = fixture.prompt_len(b);
@@ -106,7 +85,7 @@ fn text_encoder_and_projection_match_where_the_mask_is_one() {
 
 #[test]
 fn decoder_logits_match_for_both_branches() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut musicgen = model();
     let ids = fixture
         .tensor("logits_decoder_input_ids")
@@ -138,7 +117,7 @@ fn decoder_logits_match_for_both_branches() {
 }
 
 fn greedy_codes_match(guidance: f64, name: &str) {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut musicgen = model();
     let expected_codes = fixture.tensor(&format!("{name}_codes"));
     let expected_audio = fixture.tensor(&format!("{name}_audio"));
@@ -391,7 +370,7 @@ fn windowed_continuation_extends_the_first_window_and_streams_every_frame() {
 
 #[test]
 fn continuation_from_a_code_prompt_matches_transformers() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut musicgen = model();
     let prompt_codes = codes_of(&fixture.tensor("continuation_prompt_codes").i(0).unwrap());
     let want = codes_of(&fixture.tensor("continuation_codes").i(0).unwrap());
@@ -426,7 +405,7 @@ fn continuation_from_a_code_prompt_matches_transformers() {
 
 #[test]
 fn a_q8_0_decoder_stays_close_to_f32_and_q4k_refuses_small_matrices() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let prompt = &fixture.prompts()[0];
     let ids = fixture
         .tensor("logits_decoder_input_ids")
@@ -441,13 +420,7 @@ fn a_q8_0_decoder_stays_close_to_f32_and_q4k_refuses_small_matrices() {
     let mut quantized = model();
     quantized.quantize_decoder(Quantization::Q8_0).unwrap();
     let logits = quantized.logits(prompt, &ids).unwrap();
-    let spread = reference
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let spread = max_abs(&reference);
     let diff = max_abs_diff(&logits, &reference);
     assert!(diff > 0.0, "the weights really are quantized");
     assert!(diff < 0.05 * spread, "q8_0 logits drift {diff} of {spread}");
@@ -459,7 +432,7 @@ fn a_q8_0_decoder_stays_close_to_f32_and_q4k_refuses_small_matrices() {
 
 #[test]
 fn teacher_forced_scores_match_the_scores_generate_chose_from() {
-    let fixture = Fixture::load();
+    let fixture = Fixture::load(&fixture_dir());
     let mut musicgen = model();
     for (name, guidance) in [("generate_g1", 1.0), ("generate_g3", 3.0)] {
         let scores = fixture.tensor(&format!("{name}_scores")); // [step, b*4+k, vocab]

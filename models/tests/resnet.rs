@@ -2,7 +2,6 @@
 //! stage output of `ResNetModel` computed by transformers
 //! (`models/fixtures/make_vision_fixtures.py`, `tests/data/resnet-tiny/`).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
@@ -11,26 +10,15 @@ use ekphrasis_models::checkpoint::CheckpointDir;
 use ekphrasis_models::image_prep::ProcessorKind;
 use ekphrasis_models::resnet::{ResNet, ResNetConfig, resnet_prefix};
 
+mod common;
+
+use common::{copy_fixture, data_dir, expected_tensors, max_abs};
+
 /// Largest difference relative to the largest expected value.
 const RELATIVE_TOLERANCE: f32 = 1e-4;
 
 fn case_dir(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/resnet-tiny")
-        .join(case)
-}
-
-fn expected(case: &str) -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(case_dir(case).join("expected.safetensors"), &Device::Cpu)
-        .expect("expected.safetensors")
-}
-
-fn max_abs(t: &Tensor) -> f32 {
-    t.abs()
-        .and_then(|t| t.flatten_all())
-        .and_then(|t| t.max(0))
-        .and_then(|t| t.to_scalar::<f32>())
-        .expect("f32 tensor")
+    data_dir("resnet-tiny").join(case)
 }
 
 fn relative_diff(got: &Tensor, want: &Tensor) -> f32 {
@@ -38,21 +26,12 @@ fn relative_diff(got: &Tensor, want: &Tensor) -> f32 {
     max_abs(&(got - want).unwrap()) / max_abs(want).max(1e-6)
 }
 
-fn copy_case(case: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(case_dir(case)).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
-    dir
-}
-
 #[test]
 fn every_stage_matches_transformers() {
     for case in ["bottleneck", "basic", "bottleneck-dib"] {
         let (model, processor) = ResNet::load(&case_dir(case), &Device::Cpu).unwrap();
         assert_eq!(processor.kind().unwrap(), ProcessorKind::ConvNext);
-        let tensors = expected(case);
+        let tensors = expected_tensors(&case_dir(case));
         for input in ["square", "odd"] {
             let pixels = &tensors[&format!("{input}.pixel_values")];
             let stages = model.forward_stages(pixels).unwrap();
@@ -80,7 +59,7 @@ fn the_prefix_follows_the_checkpoint_class() {
     assert_eq!(resnet_prefix(&classifier).unwrap(), "resnet.");
     let bare = CheckpointDir::open(case_dir("basic")).unwrap();
     assert_eq!(resnet_prefix(&bare).unwrap(), "");
-    let musicgen = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/musicgen-tiny");
+    let musicgen = data_dir("musicgen-tiny");
     let err = resnet_prefix(&CheckpointDir::open(musicgen).unwrap()).unwrap_err();
     assert!(matches!(err, Error::Weights { .. }), "{err}");
     assert!(err.to_string().contains("model.safetensors"), "{err}");
@@ -100,18 +79,18 @@ fn full_size_resnet50_from_random_weights() {
 
 #[test]
 fn missing_files_are_named() {
-    let dir = copy_case("basic");
+    let dir = copy_fixture(&case_dir("basic"));
     std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
     let err = ResNet::load(dir.path(), &Device::Cpu).unwrap_err();
     assert!(matches!(err, Error::MissingFile { .. }), "{err}");
     assert!(err.to_string().contains("model.safetensors"), "{err}");
 
-    let dir = copy_case("basic");
+    let dir = copy_fixture(&case_dir("basic"));
     std::fs::remove_file(dir.path().join("config.json")).unwrap();
     let err = ResNet::load(dir.path(), &Device::Cpu).unwrap_err();
     assert!(err.to_string().contains("config.json"), "{err}");
 
-    let dir = copy_case("basic");
+    let dir = copy_fixture(&case_dir("basic"));
     std::fs::remove_file(dir.path().join("preprocessor_config.json")).unwrap();
     let err = ResNet::load(dir.path(), &Device::Cpu).unwrap_err();
     assert!(
@@ -126,7 +105,7 @@ fn missing_files_are_named() {
 #[test]
 fn foreign_and_unsupported_configs_are_refused() {
     // a MusicGen checkpoint given as a ResNet
-    let musicgen = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/musicgen-tiny");
+    let musicgen = data_dir("musicgen-tiny");
     let err = ResNet::load(&musicgen, &Device::Cpu).unwrap_err();
     assert!(err.to_string().contains("config.json"), "{err}");
 
@@ -135,7 +114,7 @@ fn foreign_and_unsupported_configs_are_refused() {
         ("layer_type", serde_json::json!("preactivation")),
         ("model_type", serde_json::json!("vit")),
     ] {
-        let dir = copy_case("basic");
+        let dir = copy_fixture(&case_dir("basic"));
         let path = dir.path().join("config.json");
         let mut cfg: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
@@ -153,7 +132,7 @@ fn foreign_and_unsupported_configs_are_refused() {
     }
 
     // weights that do not fit the config name the weights file
-    let dir = copy_case("basic");
+    let dir = copy_fixture(&case_dir("basic"));
     let path = dir.path().join("config.json");
     let mut cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

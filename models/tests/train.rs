@@ -18,12 +18,16 @@ use image::{Rgb, RgbImage};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+mod common;
+
+use common::data_dir;
+
 const PER_CLASS: usize = 10;
 
 /// The tiny ResNet fixture with its preprocessing set to 64 × 64 pixels (a 2 × 2 feature map, a
 /// 4-step sequence), which keeps the debug build quick; everything else is as published.
 fn backbone_dir(work: &Path) -> std::path::PathBuf {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/resnet-tiny/bottleneck");
+    let fixture = data_dir("resnet-tiny").join("bottleneck");
     let dir = work.join("backbone");
     std::fs::create_dir_all(&dir).unwrap();
     for name in ["config.json", "model.safetensors"] {

@@ -1,16 +1,11 @@
 //! `ekphrasis describe` and `ekphrasis generate`: the whole chain end to end on the tiny
 //! reference models (CLIP, BLIP, Falcon-RW and MusicGen fixtures), laid out as `--models DIR`.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
+mod common;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../models/tests/data")
-        .join(name)
-}
+use common::{BIN, fixture, json_line};
 
 /// A models folder whose role folders point at the tiny fixtures.
 fn tiny_models() -> tempfile::TempDir {
@@ -27,21 +22,12 @@ fn tiny_models() -> tempfile::TempDir {
 }
 
 fn ekphrasis(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ekphrasis"))
+    Command::new(BIN)
         .args(args)
         .env_remove("EKPHRASIS_EMOTION_MODEL")
         .env("HF_HUB_OFFLINE", "1")
         .output()
         .expect("run ekphrasis")
-}
-
-fn json_of(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
 }
 
 fn painting() -> String {
@@ -54,7 +40,7 @@ fn generate_runs_the_lyrical_chain_and_writes_the_music_it_streamed() {
     let work = tempfile::tempdir().unwrap();
     let run = |name: &str| {
         let out = work.path().join(name);
-        let value = json_of(&ekphrasis(&[
+        let value = json_line(&ekphrasis(&[
             "generate",
             &painting(),
             "--models",
@@ -103,7 +89,7 @@ fn emotive_composes_from_the_emotion_alone_and_optimized_needs_its_checkpoint() 
     let models = tiny_models();
     let work = tempfile::tempdir().unwrap();
     let out = work.path().join("e.wav");
-    let value = json_of(&ekphrasis(&[
+    let value = json_line(&ekphrasis(&[
         "generate",
         &painting(),
         "--models",
@@ -144,7 +130,7 @@ fn emotive_composes_from_the_emotion_alone_and_optimized_needs_its_checkpoint() 
 fn describe_prints_the_three_texts_and_bad_input_gets_one_line() {
     let models = tiny_models();
     let m = models.path().to_str().unwrap();
-    let value = json_of(&ekphrasis(&[
+    let value = json_line(&ekphrasis(&[
         "describe",
         &painting(),
         "--models",
@@ -184,6 +170,7 @@ fn describe_prints_the_three_texts_and_bad_input_gets_one_line() {
             "x.wav",
         ],
     ] {
+        // clap refuses a bad flag with its own usage text and status 2.
         let out = ekphrasis(&args);
         assert!(!out.status.success(), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);

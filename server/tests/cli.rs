@@ -6,7 +6,9 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ekphrasis");
+mod common;
+
+use common::BIN;
 
 /// Starts `ekphrasis serve` on a free port and returns it with its address.
 fn serve(data: &std::path::Path) -> (Child, String) {
@@ -108,14 +110,9 @@ fn an_address_in_use_is_named() {
     );
 }
 
-/// The tiny MusicGen fixture, with transformers' expected outputs beside it.
-fn musicgen_fixture() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/data/musicgen-tiny")
-}
-
 #[test]
 fn compose_writes_the_reference_codes_and_their_audio() {
-    let fixture = musicgen_fixture();
+    let fixture = common::fixture("musicgen-tiny");
     let expected = candle_core::safetensors::load(
         fixture.join("expected.safetensors"),
         &candle_core::Device::Cpu,
@@ -179,7 +176,7 @@ fn compose_writes_the_reference_codes_and_their_audio() {
 
 #[test]
 fn compose_refuses_bad_input_with_a_clear_line() {
-    let fixture = musicgen_fixture();
+    let fixture = common::fixture("musicgen-tiny");
     let cases: [(&[&str], &str); 4] = [
         (&["--text", "", "--frames", "3"], "empty"),
         (&["--text", "music", "--frames", "0"], "frames"),

@@ -6,17 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ekphrasis");
+use common::{BIN, error_line, expected_json, json_line, text as path};
 
 fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/data/emotion-head-tiny")
-}
-
-fn expected() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture().join("expected.json")).unwrap())
-        .unwrap()
+    common::fixture("emotion-head-tiny")
 }
 
 /// Runs the binary with no model settings from the environment.
@@ -35,29 +30,12 @@ fn ekphrasis(args: &[&str], env: &[(&str, &Path)]) -> Output {
     command.output().expect("the binary runs")
 }
 
-fn path(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// The error line of a failed run (exit 1, one line on stderr, no panic).
+/// The error line of a failed run, alone on stderr.
 fn failure(output: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(1), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    let line = error_line(output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
-    assert!(stderr.starts_with("ekphrasis: "), "{stderr}");
-    stderr
-}
-
-fn json_reading(output: &Output) -> Value {
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(stdout.lines().count(), 1, "{stdout}");
-    serde_json::from_str(&stdout).unwrap()
+    line
 }
 
 #[test]
@@ -74,11 +52,11 @@ fn json_output_matches_the_reference_model() {
         ],
         &[],
     );
-    let reading = json_reading(&output);
+    let reading = json_line(&output);
     let keys: Vec<&String> = reading.as_object().unwrap().keys().collect();
     assert_eq!(keys.len(), 3, "{reading}");
     assert_eq!(reading["labeller"], "resnet-bigru");
-    let info = expected();
+    let info = expected_json(&fixture());
     assert_eq!(reading["label"], info["model_label"]);
     let want: Vec<f64> = serde_json::from_value(info["model_probabilities"].clone()).unwrap();
     let probabilities = reading["probabilities"].as_object().unwrap();
@@ -112,7 +90,7 @@ fn every_colour_mode_is_labelled() {
         "painting-cmyk.jpg",
     ] {
         let image = fixture().join(name);
-        let reading = json_reading(&ekphrasis(
+        let reading = json_line(&ekphrasis(
             &[
                 "emotion",
                 path(&image),
@@ -299,12 +277,12 @@ fn the_configured_model_is_used_and_clip_is_the_fallback() {
         &["emotion", path(&image), "--json"],
         &[("EKPHRASIS_MODELS", models.path())],
     );
-    assert_eq!(json_reading(&by_folder)["labeller"], "resnet-bigru");
+    assert_eq!(json_line(&by_folder)["labeller"], "resnet-bigru");
     let by_env = ekphrasis(
         &["emotion", path(&image), "--json"],
         &[("EKPHRASIS_EMOTION_MODEL", &emotion)],
     );
-    assert_eq!(json_reading(&by_env)["labeller"], "resnet-bigru");
+    assert_eq!(json_line(&by_env)["labeller"], "resnet-bigru");
 
     // Nothing configured and no CLIP in an empty Hugging Face cache, offline: a clear line.
     let hf_home = tempfile::tempdir().unwrap();
@@ -321,12 +299,10 @@ fn the_configured_model_is_used_and_clip_is_the_fallback() {
 
 #[test]
 fn clip_labels_with_its_name_and_the_reference_probabilities() {
-    let clip = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/data/clip-tiny");
-    let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(clip.join("expected.json")).unwrap())
-            .unwrap();
+    let clip = common::fixture("clip-tiny");
+    let expected = expected_json(&clip);
     let image = clip.join("clip-a-40x30.png");
-    let reading = json_reading(&ekphrasis(
+    let reading = json_line(&ekphrasis(
         &["emotion", path(&image), "--clip", path(&clip), "--json"],
         &[],
     ));
@@ -354,7 +330,7 @@ fn clip_labels_with_its_name_and_the_reference_probabilities() {
     // A CLIP folder under the configured model folder is used when there is no emotion model.
     let models = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(&clip, models.path().join("clip")).unwrap();
-    let reading = json_reading(&ekphrasis(
+    let reading = json_line(&ekphrasis(
         &["emotion", path(&image), "--json"],
         &[("EKPHRASIS_MODELS", models.path())],
     ));

@@ -3,27 +3,24 @@
 //! stdout with the reference ids, the paper's prompt path, seeded sampling, and one readable
 //! error line for bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ekphrasis");
+mod common;
 
-fn fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/data/falcon-rw-tiny")
-}
+use common::{BIN, expected_json, json_line};
 
-fn expected() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(fixture().join("expected.json")).unwrap())
-        .unwrap()
+fn falcon() -> PathBuf {
+    common::fixture("falcon-rw-tiny")
 }
 
 fn enhance(args: &[&str]) -> Output {
     Command::new(BIN)
         .arg("enhance")
         .arg("--falcon")
-        .arg(fixture())
+        .arg(falcon())
         .args(["--device", "cpu"])
         .args(args)
         .env_remove("EKPHRASIS_FALCON")
@@ -33,12 +30,7 @@ fn enhance(args: &[&str]) -> Output {
 
 /// The single JSON object a successful run prints.
 fn json_of(out: &Output) -> Value {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "exactly one line on stdout: {stdout:?}");
-    let value: Value = serde_json::from_str(lines[0]).unwrap();
+    let value = json_line(out);
     assert!(value.is_object());
     value
 }
@@ -49,7 +41,7 @@ fn ids(value: &Value) -> Vec<u64> {
 
 #[test]
 fn raw_prompt_greedy_prints_the_reference_ids_and_text() {
-    let want = expected();
+    let want = expected_json(&falcon());
     let prompt = want["paper"]["prompt"].as_str().unwrap();
     let out = enhance(&[
         "--raw-prompt",
@@ -72,7 +64,7 @@ fn raw_prompt_greedy_prints_the_reference_ids_and_text() {
 #[test]
 fn raw_prompt_stops_at_the_checkpoint_eos_budget() {
     // Five new tokens: the first five of the reference run.
-    let want = expected();
+    let want = expected_json(&falcon());
     let prompt = want["paper"]["prompt"].as_str().unwrap();
     let got = json_of(&enhance(&[
         "--raw-prompt",
@@ -90,7 +82,7 @@ fn raw_prompt_stops_at_the_checkpoint_eos_budget() {
 
 #[test]
 fn the_papers_prompt_path_builds_table_one_and_says_whether_it_fell_back() {
-    let want = expected();
+    let want = expected_json(&falcon());
     let caption = want["paper"]["caption"].as_str().unwrap();
     let got = json_of(&enhance(&[
         "--caption",
@@ -114,7 +106,7 @@ fn the_papers_prompt_path_builds_table_one_and_says_whether_it_fell_back() {
 
 #[test]
 fn sampling_repeats_with_a_seed_and_prints_a_random_one_otherwise() {
-    let want = expected();
+    let want = expected_json(&falcon());
     let prompt = want["paper"]["prompt"].as_str().unwrap();
     let args = [
         "--raw-prompt",
@@ -135,7 +127,7 @@ fn sampling_repeats_with_a_seed_and_prints_a_random_one_otherwise() {
 
 #[test]
 fn bad_input_fails_with_one_readable_line() {
-    let musicgen = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/data/musicgen-tiny");
+    let musicgen = common::fixture("musicgen-tiny");
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec![
@@ -195,6 +187,8 @@ fn bad_input_fails_with_one_readable_line() {
     }
 }
 
+/// A refused run (clap's usage errors included): no panic, the reason on stderr, nothing on
+/// stdout.
 fn check_failure(out: &Output, needle: &str, args: &[&str]) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{args:?} succeeded");

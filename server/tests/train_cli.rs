@@ -8,13 +8,15 @@ use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ekphrasis");
+mod common;
+
+use common::{BIN, error_line, text};
+
 const EMOTIONS: [&str; 5] = ["happy", "angry", "sad", "fun", "neutral"];
 
 /// The tiny ResNet fixture with 64 × 64 preprocessing (quick in debug builds).
 fn backbone(work: &Path) -> PathBuf {
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/data/resnet-tiny/bottleneck");
+    let fixture = common::fixture("resnet-tiny/bottleneck");
     let dir = work.join("backbone");
     std::fs::create_dir_all(&dir).unwrap();
     for name in ["config.json", "model.safetensors"] {
@@ -58,10 +60,6 @@ fn ekphrasis(args: &[&str]) -> Output {
         .env("RUST_LOG", "error")
         .output()
         .expect("the binary runs")
-}
-
-fn text(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn train(data: &Path, out: &Path, backbone: &Path) -> Output {
@@ -149,16 +147,8 @@ fn bad_datasets_and_backbones_get_one_clear_line() {
     let work = tempfile::tempdir().unwrap();
     let (data, backbone) = (dataset(work.path()), backbone(work.path()));
     let out = work.path().join("model");
-    let line = |output: Output| {
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert_eq!(output.status.code(), Some(1), "{stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
-        let last = stderr.trim().lines().last().unwrap_or_default().to_string();
-        assert!(last.starts_with("ekphrasis: "), "{stderr}");
-        last
-    };
     std::fs::write(data.join("angry/bad.png"), b"\x89PNG\r\n\x1a\nbroken").unwrap();
-    let err = line(train(&data, &out, &backbone));
+    let err = error_line(&train(&data, &out, &backbone));
     assert!(
         err.contains("angry/bad.png") && err.contains("could not be decoded"),
         "{err}"
@@ -166,20 +156,20 @@ fn bad_datasets_and_backbones_get_one_clear_line() {
     std::fs::remove_file(data.join("angry/bad.png")).unwrap();
 
     std::fs::create_dir(data.join("surprise")).unwrap();
-    assert!(line(train(&data, &out, &backbone)).contains("surprise"));
+    assert!(error_line(&train(&data, &out, &backbone)).contains("surprise"));
     std::fs::remove_dir(data.join("surprise")).unwrap();
 
     std::fs::remove_file(data.join("fun/0.png")).unwrap();
     std::fs::remove_file(data.join("fun/1.png")).unwrap();
-    let err = line(train(&data, &out, &backbone));
+    let err = error_line(&train(&data, &out, &backbone));
     assert!(err.contains("fun") && err.contains("at least 4"), "{err}");
 
-    let foreign = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/data/musicgen-tiny");
-    let err = line(train(&data, &out, &foreign));
+    let foreign = common::fixture("musicgen-tiny");
+    let err = error_line(&train(&data, &out, &foreign));
     assert!(
         err.contains("musicgen-tiny") && err.contains("must be a ResNet"),
         "{err}"
     );
-    let err = line(train(&data, &out, Path::new("/no/such/backbone")));
+    let err = error_line(&train(&data, &out, Path::new("/no/such/backbone")));
     assert!(err.contains("/no/such/backbone"), "{err}");
 }

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use crate::musicgen::config::Unsupported;
+use crate::error::Unsupported;
 
 /// The whole `config.json` of a BLIP captioning checkpoint.
 #[derive(Debug, Clone, Deserialize)]
@@ -113,7 +113,7 @@ impl Activation {
             "gelu" => Ok(Activation::Gelu),
             "gelu_new" | "gelu_pytorch_tanh" => Ok(Activation::GeluTanh),
             "relu" => Ok(Activation::Relu),
-            other => Err(unsupported(
+            other => Err(Unsupported::new(
                 field,
                 format!("`{other}` is not supported (gelu, gelu_new, gelu_pytorch_tanh or relu)"),
             )),
@@ -198,13 +198,6 @@ mod vision_defaults {
     }
 }
 
-fn unsupported(field: &'static str, message: impl Into<String>) -> Unsupported {
-    Unsupported {
-        field,
-        message: message.into(),
-    }
-}
-
 impl Config {
     /// The published `Salesforce/blip-image-captioning-large` configuration.
     pub fn blip_large() -> Self {
@@ -219,7 +212,7 @@ impl Config {
         self.text_activation()?;
         self.vision_activation()?;
         if !t.is_decoder {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "text_config.is_decoder",
                 "must be true: captioning needs the decoder with cross-attention",
             ));
@@ -247,7 +240,7 @@ impl Config {
         ];
         for (value, field) in positive {
             if value == 0 {
-                return Err(unsupported(field, "must be positive"));
+                return Err(Unsupported::new(field, "must be positive"));
             }
         }
         for (id, field) in [
@@ -257,16 +250,16 @@ impl Config {
             match id {
                 Some(id) if (id as usize) < t.vocab_size => {}
                 Some(id) => {
-                    return Err(unsupported(
+                    return Err(Unsupported::new(
                         field,
                         format!("{id} is outside the vocabulary of {}", t.vocab_size),
                     ));
                 }
-                None => return Err(unsupported(field, "missing")),
+                None => return Err(Unsupported::new(field, "missing")),
             }
         }
         if v.num_channels != 3 {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "vision_config.num_channels",
                 format!("{} channels: BLIP takes RGB images", v.num_channels),
             ));
@@ -274,7 +267,7 @@ impl Config {
         let (h, w) = v.image_size.hw();
         let (ph, pw) = v.patch_size.hw();
         if ph == 0 || pw == 0 || h == 0 || w == 0 || h % ph != 0 || w % pw != 0 {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "vision_config.patch_size",
                 format!("patches of {ph}x{pw} must tile the {h}x{w} image exactly"),
             ));
@@ -311,7 +304,7 @@ impl Config {
 
 fn check_heads(hidden: usize, heads: usize, field: &'static str) -> Result<(), Unsupported> {
     if heads == 0 || hidden == 0 || !hidden.is_multiple_of(heads) {
-        Err(unsupported(
+        Err(Unsupported::new(
             field,
             format!(
                 "the hidden size {hidden} must be a positive multiple of the head count {heads}"

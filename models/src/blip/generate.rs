@@ -14,6 +14,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::{Error, Result};
+use crate::musicgen::sampling::argmax;
 
 /// transformers' default when `generate` is given no length: 20 new tokens.
 pub const DEFAULT_MAX_NEW_TOKENS: usize = 20;
@@ -154,17 +155,6 @@ fn greedy(
             .next()
             .ok_or_else(|| Error::Input("the decoder returned no logits".into()))?;
     }
-}
-
-/// The index of the largest value (the first one on ties, as torch's argmax).
-pub fn argmax(values: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best as u32
 }
 
 /// `log_softmax` of one row, in `f32`.

@@ -30,7 +30,6 @@
 
 pub mod config;
 pub mod generate;
-mod linear;
 pub mod text;
 pub mod vision;
 
@@ -100,36 +99,19 @@ impl Blip {
     /// Loads a checkpoint directory onto `device`, computing in `dtype`.
     pub fn load(dir: impl AsRef<Path>, device: &Device, dtype: DType) -> Result<Self> {
         let ckpt = CheckpointDir::open(dir.as_ref())?;
-        let config_path = ckpt.root().join("config.json");
-        let config: Config = ckpt.read_json("config.json")?;
-        config.validate().map_err(|u| Error::Unsupported {
-            path: config_path.clone(),
-            field: u.field,
-            message: u.message,
-        })?;
+        let config: Config = ckpt.read_config("config.json", Config::validate)?;
         let processor = ImageProcessorConfig::load(&ckpt)?;
         check_processor(&config, &processor, &processor_path(&ckpt))?;
-        let tokenizer_path = ckpt.require("tokenizer.json", "the BERT tokenizer")?;
-        let tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| Error::Tokenizer {
-            path: tokenizer_path,
-            message: e.to_string(),
-        })?;
-        let weights_path = ckpt.weight_files()?.first().to_owned();
-        let vb = ckpt.var_builder(dtype, device)?;
-        Self::new(config, Some(tokenizer), processor, vb, device).map_err(|source| Error::Weights {
-            path: weights_path,
-            source,
+        let tokenizer = ckpt.tokenizer("the BERT tokenizer")?;
+        ckpt.build(dtype, device, |vb| {
+            Self::new(config, Some(tokenizer), processor, vb, device)
         })
     }
 
     /// A full-size model with seeded random weights, built from a config alone (benchmarks),
     /// with the published image processor settings. It has no tokenizer: give prompt ids.
     pub fn random(config: Config, seed: u64, device: &Device, dtype: DType) -> Result<Self> {
-        config.validate().map_err(|u| Error::Unsupported {
-            path: "config".into(),
-            field: u.field,
-            message: u.message,
-        })?;
+        config.validate().map_err(|u| u.at("config"))?;
         let vb = RandomWeights::new(seed).var_builder(dtype, device);
         Ok(Self::new(config, None, blip_large_processor(), vb, device)?)
     }

@@ -13,7 +13,7 @@ use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{LayerNorm, VarBuilder};
 
 use super::config::{Activation, Config, TextConfig};
-use super::linear::Dense;
+use crate::dense::Dense;
 
 /// One layer's cross-attention keys and values over an image: (heads, positions, head_dim) each.
 #[derive(Debug, Clone)]
@@ -41,10 +41,10 @@ impl Attention {
         let inner = vb.pp("self");
         let output = vb.pp("output");
         Ok(Self {
-            query: Dense::new(h, h, inner.pp("query"))?,
-            key: Dense::new(kv_input, h, inner.pp("key"))?,
-            value: Dense::new(kv_input, h, inner.pp("value"))?,
-            dense: Dense::new(h, h, output.pp("dense"))?,
+            query: Dense::new(h, h, true, inner.pp("query"))?,
+            key: Dense::new(kv_input, h, true, inner.pp("key"))?,
+            value: Dense::new(kv_input, h, true, inner.pp("value"))?,
+            dense: Dense::new(h, h, true, output.pp("dense"))?,
             layer_norm: candle_nn::layer_norm(h, cfg.layer_norm_eps, output.pp("LayerNorm"))?,
             num_heads: cfg.num_attention_heads,
             head_dim: h / cfg.num_attention_heads,
@@ -96,7 +96,7 @@ impl SelfAttention {
         let new = q.dim(2)?;
         let total = k.dim(2)?;
         let context = match (new == 1)
-            .then(|| crate::attention::single_query(&q, &k, &v, total))
+            .then(|| crate::attention::single_query(&q, &k, &v, total, None))
             .transpose()?
             .flatten()
         {
@@ -157,8 +157,13 @@ impl Layer {
                 cache: None,
             },
             crossattention: Attention::new(cfg, encoder_hidden, vb.pp("crossattention"))?,
-            intermediate: Dense::new(h, cfg.intermediate_size, vb.pp("intermediate").pp("dense"))?,
-            output: Dense::new(cfg.intermediate_size, h, vb.pp("output").pp("dense"))?,
+            intermediate: Dense::new(
+                h,
+                cfg.intermediate_size,
+                true,
+                vb.pp("intermediate").pp("dense"),
+            )?,
+            output: Dense::new(cfg.intermediate_size, h, true, vb.pp("output").pp("dense"))?,
             output_norm: candle_nn::layer_norm(
                 h,
                 cfg.layer_norm_eps,
@@ -263,7 +268,7 @@ impl TextDecoder {
                 embeddings.pp("LayerNorm"),
             )?,
             layers,
-            transform: Dense::new(h, h, transform.pp("dense"))?,
+            transform: Dense::new(h, h, true, transform.pp("dense"))?,
             transform_norm: candle_nn::layer_norm(h, t.layer_norm_eps, transform.pp("LayerNorm"))?,
             head: Dense::from_weights(head_weight, Some(head_bias)),
             act,

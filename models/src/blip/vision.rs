@@ -9,7 +9,7 @@ use candle_core::{D, DType, Module, Result, Tensor};
 use candle_nn::{LayerNorm, VarBuilder};
 
 use super::config::{Activation, Config, VisionConfig};
-use super::linear::Dense;
+use crate::dense::Dense;
 
 #[derive(Debug, Clone)]
 struct Embeddings {
@@ -83,8 +83,8 @@ impl Attention {
     fn new(cfg: &VisionConfig, vb: VarBuilder) -> Result<Self> {
         let h = cfg.hidden_size;
         Ok(Self {
-            qkv: Dense::new(h, 3 * h, vb.pp("qkv"))?,
-            projection: Dense::new(h, h, vb.pp("projection"))?,
+            qkv: Dense::new(h, 3 * h, true, vb.pp("qkv"))?,
+            projection: Dense::new(h, h, true, vb.pp("projection"))?,
             num_heads: cfg.num_attention_heads,
             head_dim: h / cfg.num_attention_heads,
         })
@@ -125,8 +125,8 @@ impl Layer {
         Ok(Self {
             self_attn: Attention::new(cfg, vb.pp("self_attn"))?,
             layer_norm1: norm("layer_norm1")?,
-            fc1: Dense::new(h, cfg.intermediate_size, vb.pp("mlp").pp("fc1"))?,
-            fc2: Dense::new(cfg.intermediate_size, h, vb.pp("mlp").pp("fc2"))?,
+            fc1: Dense::new(h, cfg.intermediate_size, true, vb.pp("mlp").pp("fc1"))?,
+            fc2: Dense::new(cfg.intermediate_size, h, true, vb.pp("mlp").pp("fc2"))?,
             layer_norm2: norm("layer_norm2")?,
             act,
         })

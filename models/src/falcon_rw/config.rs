@@ -6,6 +6,8 @@
 
 use serde::Deserialize;
 
+use crate::error::Unsupported;
+
 /// The `config.json` of a Falcon checkpoint. Only Falcon-RW's layout is supported: ALiBi
 /// positions, biases, sequential (not parallel) attention and MLP, one key/value per head.
 #[derive(Debug, Clone, Deserialize)]
@@ -122,23 +124,6 @@ fn default_max_position_embeddings() -> usize {
     2048
 }
 
-/// A config option this implementation cannot honour.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("field `{field}`: {message}")]
-pub struct Unsupported {
-    /// The config field at fault.
-    pub field: &'static str,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-fn unsupported(field: &'static str, message: impl Into<String>) -> Unsupported {
-    Unsupported {
-        field,
-        message: message.into(),
-    }
-}
-
 impl Config {
     /// The published `tiiuae/falcon-rw-1b` configuration.
     pub fn falcon_rw_1b() -> Self {
@@ -149,32 +134,32 @@ impl Config {
     /// Refuses options this implementation does not support, naming the field.
     pub fn validate(&self) -> Result<(), Unsupported> {
         if !self.alibi {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "alibi",
                 "rotary positions (alibi: false) are not supported: only Falcon-RW's ALiBi",
             ));
         }
         if self.new_decoder_architecture {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "new_decoder_architecture",
                 "the Falcon-40B layout is not supported: only Falcon-RW",
             ));
         }
         if self.parallel_attn {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "parallel_attn",
                 "parallel attention and MLP are not supported: Falcon-RW runs them in turn",
             ));
         }
         if self.multi_query {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "multi_query",
                 "one shared key/value head is not supported: Falcon-RW has full multi-head attention",
             ));
         }
         let heads = self.num_attention_heads;
         if heads == 0 || self.hidden_size == 0 || !self.hidden_size.is_multiple_of(heads) {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "num_attention_heads",
                 "hidden_size must be a positive multiple of num_attention_heads",
             ));
@@ -183,40 +168,43 @@ impl Config {
             .num_kv_heads
             .is_some_and(|kv| kv != self.num_attention_heads)
         {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "num_kv_heads",
                 "must equal num_attention_heads (full multi-head attention)",
             ));
         }
         if self.apply_residual_connection_post_layernorm {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "apply_residual_connection_post_layernorm",
                 "post-layernorm residuals are not supported",
             ));
         }
         if !self.tie_word_embeddings {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "tie_word_embeddings",
                 "the output head must be the word embeddings (as in every Falcon)",
             ));
         }
         if self.activation != "gelu" {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "activation",
                 format!("`{}` is not supported (only gelu)", self.activation),
             ));
         }
         if self.vocab_size == 0 || self.num_hidden_layers == 0 {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "vocab_size",
                 "vocab_size and num_hidden_layers must be positive",
             ));
         }
         if self.max_position_embeddings == 0 {
-            return Err(unsupported("max_position_embeddings", "must be positive"));
+            return Err(Unsupported::new(
+                "max_position_embeddings",
+                "must be positive",
+            ));
         }
         if !(self.layer_norm_epsilon.is_finite() && self.layer_norm_epsilon > 0.0) {
-            return Err(unsupported("layer_norm_epsilon", "must be above 0"));
+            return Err(Unsupported::new("layer_norm_epsilon", "must be above 0"));
         }
         Ok(())
     }

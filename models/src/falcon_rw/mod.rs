@@ -6,13 +6,12 @@
 //! (REFERENCE-NOTES trap 1) and its `generate`.
 //!
 //! - [`config`]: `config.json` and `generation_config.json`, with the unsupported variants refused.
-//! - [`model`]: the network and its cache; [`alibi`]: the position biases;
-//!   [`attention`]: one new position over the cache on the CPU.
+//! - [`model`]: the network and its cache; [`alibi`]: the position biases (one new position
+//!   attends through [`crate::attention::single_query`]).
 //! - [`sampling`] and [`generate`]: greedy or seeded sampling, batches, end-of-sequence ids.
 //! - [`prompt`]: the paper's Table I prompt, output cleaning and the fallback description.
 
 pub mod alibi;
-pub mod attention;
 pub mod config;
 mod generate;
 pub mod model;
@@ -75,39 +74,22 @@ impl FalconRw {
             path: config_path.clone(),
             source,
         })?;
-        config.validate().map_err(|u| Error::Unsupported {
-            path: config_path,
-            field: u.field,
-            message: u.message,
-        })?;
+        config.validate().map_err(|u| u.at(config_path))?;
         let generation = if ckpt.root().join("generation_config.json").is_file() {
             ckpt.read_json("generation_config.json")?
         } else {
             GenerationConfig::default()
         };
-        let tokenizer_path = ckpt.require("tokenizer.json", "the GPT-2 style BPE tokenizer")?;
-        let tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| Error::Tokenizer {
-            path: tokenizer_path,
-            message: e.to_string(),
-        })?;
-        let weights_path = ckpt.weight_files()?.first().to_owned();
-        let vb = ckpt.var_builder(dtype, device)?;
-        Self::new(config, &generation, Some(tokenizer), vb, device).map_err(|source| {
-            Error::Weights {
-                path: weights_path,
-                source,
-            }
+        let tokenizer = ckpt.tokenizer("the GPT-2 style BPE tokenizer")?;
+        ckpt.build(dtype, device, |vb| {
+            Self::new(config, &generation, Some(tokenizer), vb, device)
         })
     }
 
     /// A full-size model with seeded random weights, built from a config alone (benchmarks).
     /// It has no tokenizer: use [`FalconRw::generate`] with token ids.
     pub fn random(config: Config, seed: u64, device: &Device, dtype: DType) -> Result<Self> {
-        config.validate().map_err(|u| Error::Unsupported {
-            path: "(built-in config)".into(),
-            field: u.field,
-            message: u.message,
-        })?;
+        config.validate().map_err(|u| u.at("(built-in config)"))?;
         let vb = RandomWeights::new(seed).var_builder(dtype, device);
         Ok(Self::new(
             config,

@@ -14,49 +14,10 @@ use candle_nn::{Embedding, LayerNorm, VarBuilder};
 
 use super::alibi;
 use super::config::Config;
+use crate::dense::Dense;
 
 /// Positions a fresh key/value cache holds before it grows (by as many again).
 const KV_CACHE_BLOCK: usize = 256;
-
-/// A linear layer computed as `x · Wᵀ + b`, with the CPU row-streaming product for the few rows
-/// of a decoder step.
-#[derive(Debug, Clone)]
-struct Linear {
-    weight: Tensor,
-    bias: Option<Tensor>,
-}
-
-impl Linear {
-    fn new(input: usize, output: usize, bias: bool, vb: VarBuilder) -> Result<Self> {
-        let weight = vb.get((output, input), "weight")?;
-        let bias = bias.then(|| vb.get(output, "bias")).transpose()?;
-        Ok(Self { weight, bias })
-    }
-
-    fn weight_bytes(&self) -> usize {
-        let count = self.weight.elem_count() + self.bias.as_ref().map_or(0, Tensor::elem_count);
-        count * self.weight.dtype().size_in_bytes()
-    }
-}
-
-impl Module for Linear {
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let dims = xs.dims();
-        let rows: usize = dims[..dims.len() - 1].iter().product();
-        let flat = xs.reshape((rows, dims[dims.len() - 1]))?;
-        let out = match crate::gemv::rows_times_weight_t(&flat, &self.weight)? {
-            Some(out) => out,
-            None => flat.matmul(&self.weight.t()?)?,
-        };
-        let out = match &self.bias {
-            Some(bias) => out.broadcast_add(bias)?,
-            None => out,
-        };
-        let mut shape = dims.to_vec();
-        *shape.last_mut().expect("at least one dimension") = out.dim(1)?;
-        out.reshape(shape)
-    }
-}
 
 /// Which cached keys each batch row may attend to, and their ALiBi positions.
 #[derive(Debug, Clone, Default)]
@@ -90,8 +51,8 @@ impl Keys {
 
 #[derive(Debug, Clone)]
 struct Attention {
-    query_key_value: Linear,
-    dense: Linear,
+    query_key_value: Dense,
+    dense: Dense,
     num_heads: usize,
     head_dim: usize,
     kv_cache: KvCache,
@@ -101,8 +62,8 @@ impl Attention {
     fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
         let h = cfg.hidden_size;
         Ok(Self {
-            query_key_value: Linear::new(h, 3 * h, cfg.bias, vb.pp("query_key_value"))?,
-            dense: Linear::new(h, h, cfg.bias, vb.pp("dense"))?,
+            query_key_value: Dense::new(h, 3 * h, cfg.bias, vb.pp("query_key_value"))?,
+            dense: Dense::new(h, h, cfg.bias, vb.pp("dense"))?,
             num_heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim(),
             kv_cache: KvCache::new(2, KV_CACHE_BLOCK),
@@ -163,7 +124,7 @@ impl Attention {
             return Ok(None);
         };
         let q = (q * scale)?;
-        super::attention::single_query_with_bias(&q, keys, values, total, per_key)
+        crate::attention::single_query(&q, keys, values, total, Some(per_key))
     }
 }
 
@@ -192,16 +153,16 @@ impl Bias {
 
 #[derive(Debug, Clone)]
 struct Mlp {
-    dense_h_to_4h: Linear,
-    dense_4h_to_h: Linear,
+    dense_h_to_4h: Dense,
+    dense_4h_to_h: Dense,
 }
 
 impl Mlp {
     fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
         let (h, ffn) = (cfg.hidden_size, cfg.ffn_hidden_size());
         Ok(Self {
-            dense_h_to_4h: Linear::new(h, ffn, cfg.bias, vb.pp("dense_h_to_4h"))?,
-            dense_4h_to_h: Linear::new(ffn, h, cfg.bias, vb.pp("dense_4h_to_h"))?,
+            dense_h_to_4h: Dense::new(h, ffn, cfg.bias, vb.pp("dense_h_to_4h"))?,
+            dense_4h_to_h: Dense::new(ffn, h, cfg.bias, vb.pp("dense_4h_to_h"))?,
         })
     }
 }
@@ -250,7 +211,7 @@ impl Layer {
 pub struct Model {
     word_embeddings: Embedding,
     /// The output head: the word embedding matrix (tied; not stored in the checkpoint).
-    lm_head: Linear,
+    lm_head: Dense,
     layers: Vec<Layer>,
     ln_f: LayerNorm,
     slopes: Vec<f32>,
@@ -272,10 +233,7 @@ impl Model {
             .collect::<Result<_>>()?;
         Ok(Self {
             word_embeddings: Embedding::new(embeddings.clone(), h),
-            lm_head: Linear {
-                weight: embeddings,
-                bias: None,
-            },
+            lm_head: Dense::from_weights(embeddings, None),
             layers,
             ln_f: candle_nn::layer_norm(h, cfg.layer_norm_epsilon, inner.pp("ln_f"))?,
             slopes: alibi::slopes(cfg.num_attention_heads),

@@ -3,6 +3,8 @@
 //! temperature, top-k, top-p — from a seeded generator, so the same seed gives the same text.
 
 use crate::error::{Error, Result};
+/// The greedy choice, shared with MusicGen and BLIP.
+pub use crate::musicgen::sampling::argmax;
 
 /// How tokens are chosen.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,17 +52,6 @@ impl SamplingParams {
         }
         Ok(())
     }
-}
-
-/// The index of the largest value (the first one on ties, as torch's argmax).
-pub fn argmax(values: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best as u32
 }
 
 /// Samples among the first `limit` logits (ids the tokenizer can decode) with a uniform draw in
@@ -116,11 +107,6 @@ mod tests {
         top_k: 0,
         top_p: 1.0,
     };
-
-    #[test]
-    fn argmax_takes_the_first_of_equal_maxima() {
-        assert_eq!(argmax(&[0.0, 3.0, 3.0, -1.0]), 1);
-    }
 
     #[test]
     fn draws_split_in_proportion_to_the_probabilities() {

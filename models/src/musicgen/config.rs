@@ -7,6 +7,7 @@ use candle_transformers::models::t5;
 use serde::Deserialize;
 
 use crate::encodec;
+use crate::error::Unsupported;
 
 /// The whole `config.json` of a MusicGen checkpoint.
 #[derive(Debug, Clone, Deserialize)]
@@ -73,21 +74,6 @@ fn default_audio_channels() -> usize {
     1
 }
 
-/// A config option this implementation cannot honour.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("field `{field}`: {message}")]
-pub struct Unsupported {
-    pub field: &'static str,
-    pub message: String,
-}
-
-fn unsupported(field: &'static str, message: impl Into<String>) -> Unsupported {
-    Unsupported {
-        field,
-        message: message.into(),
-    }
-}
-
 impl Config {
     /// The published `facebook/musicgen-small` configuration.
     pub fn musicgen_small() -> Self {
@@ -99,13 +85,13 @@ impl Config {
     pub fn validate(&self) -> Result<(), Unsupported> {
         let d = &self.decoder;
         if d.activation_function != "gelu" {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "decoder.activation_function",
                 format!("`{}` is not supported (only gelu)", d.activation_function),
             ));
         }
         if d.audio_channels != 1 {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "decoder.audio_channels",
                 format!(
                     "{} channels: only mono MusicGen is supported",
@@ -114,25 +100,25 @@ impl Config {
             ));
         }
         if d.num_codebooks == 0 || !d.hidden_size.is_multiple_of(d.num_attention_heads.max(1)) {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "decoder.num_attention_heads",
                 "hidden_size must be a multiple of num_attention_heads, with at least one codebook",
             ));
         }
         if d.pad_token_id() as usize != d.vocab_size {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "decoder.pad_token_id",
                 "the pad/start id must equal the codebook size",
             ));
         }
         if self.audio_encoder.codebook_size != d.vocab_size {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "audio_encoder.codebook_size",
                 "must equal decoder.vocab_size",
             ));
         }
         if self.audio_encoder.num_codebooks() != d.num_codebooks {
-            return Err(unsupported(
+            return Err(Unsupported::new(
                 "audio_encoder.target_bandwidths",
                 format!(
                     "give {} codebooks, but the decoder has {}",
@@ -144,7 +130,7 @@ impl Config {
         self.text_encoder.activation()?;
         self.audio_encoder
             .validate()
-            .map_err(|e| unsupported("audio_encoder", e.to_string()))?;
+            .map_err(|e| Unsupported::new("audio_encoder", e.to_string()))?;
         Ok(())
     }
 }
@@ -155,7 +141,7 @@ impl TextEncoderConfig {
             "relu" => Ok((false, Activation::Relu)),
             "gelu" => Ok((false, Activation::GeluPytorchTanh)),
             "gated-gelu" => Ok((true, Activation::NewGelu)),
-            other => Err(unsupported(
+            other => Err(Unsupported::new(
                 "text_encoder.feed_forward_proj",
                 format!("`{other}` is not supported (relu, gelu or gated-gelu)"),
             )),

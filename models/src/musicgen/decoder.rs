@@ -167,7 +167,7 @@ impl Attention {
                 self.kv_cache.k_cache().all_data(),
                 self.kv_cache.v_cache().all_data(),
             )
-            && let Some(out) = crate::attention::single_query(&q, keys, values, total)?
+            && let Some(out) = crate::attention::single_query(&q, keys, values, total, None)?
         {
             return self.merge_heads(&out);
         }
@@ -189,7 +189,7 @@ impl Attention {
     fn cross_attend(&self, xs: &Tensor, kv: &CrossKv) -> Result<Tensor> {
         let q = self.split_heads(&(xs.apply(&self.q_proj)? * self.scale)?)?;
         let text_len = kv.k.dim(2)?;
-        if let Some(out) = crate::attention::single_query(&q, &kv.k, &kv.v, text_len)? {
+        if let Some(out) = crate::attention::single_query(&q, &kv.k, &kv.v, text_len, None)? {
             return self.merge_heads(&out);
         }
         let out = self.attend(&q, &kv.k, &kv.v, None)?;

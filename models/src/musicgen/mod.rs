@@ -44,22 +44,10 @@ impl MusicGen {
     /// Loads a checkpoint directory onto `device`, computing in `dtype`.
     pub fn load(dir: impl AsRef<Path>, device: &Device, dtype: DType) -> Result<Self> {
         let ckpt = CheckpointDir::open(dir.as_ref())?;
-        let config: Config = ckpt.read_json("config.json")?;
-        config.validate().map_err(|u| Error::Unsupported {
-            path: ckpt.root().join("config.json"),
-            field: u.field,
-            message: u.message,
-        })?;
-        let tokenizer_path = ckpt.require("tokenizer.json", "the T5 tokenizer")?;
-        let tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| Error::Tokenizer {
-            path: tokenizer_path,
-            message: e.to_string(),
-        })?;
-        let weights_path = ckpt.weight_files()?.first().to_owned();
-        let vb = ckpt.var_builder(dtype, device)?;
-        Self::new(config, Some(tokenizer), vb, device).map_err(|source| Error::Weights {
-            path: weights_path,
-            source,
+        let config: Config = ckpt.read_config("config.json", Config::validate)?;
+        let tokenizer = ckpt.tokenizer("the T5 tokenizer")?;
+        ckpt.build(dtype, device, |vb| {
+            Self::new(config, Some(tokenizer), vb, device)
         })
     }
 

@@ -1,20 +1,83 @@
-//! What the model tests share: the tiny MusicGen fixture made by transformers
-//! (`models/fixtures/make_musicgen_fixtures.py`) and tensor comparison.
+//! What the model tests share: the fixture directories made by the scripts in
+//! `models/fixtures/` (their `expected.safetensors` and `expected.json` computed by transformers
+//! or PyTorch), copying a fixture to edit it, and tensor comparison.
+
+// Each test binary uses only some of these.
+#![allow(dead_code)]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
+use serde_json::Value;
+
+/// `models/tests/data/<name>`: one fixture set.
+pub fn data_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
 
 /// The tiny random-weight MusicGen in the published layout, with its expected outputs.
 pub fn fixture_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/musicgen-tiny")
+    data_dir("musicgen-tiny")
 }
 
-/// The expected tensors computed by transformers.
+/// The expected tensors of the MusicGen fixture, computed by transformers.
 pub fn expected() -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(fixture_dir().join("expected.safetensors"), &Device::Cpu)
+    expected_tensors(&fixture_dir())
+}
+
+/// A fixture directory's `expected.safetensors`.
+pub fn expected_tensors(dir: &Path) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(dir.join("expected.safetensors"), &Device::Cpu)
         .expect("expected.safetensors")
+}
+
+/// A fixture directory's `expected.json`.
+pub fn expected_json(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("expected.json")).expect("expected.json");
+    serde_json::from_str(&text).expect("expected.json is JSON")
+}
+
+/// A fixture directory's expected tensors and values.
+pub struct Fixture {
+    /// `expected.safetensors`.
+    pub tensors: HashMap<String, Tensor>,
+    /// `expected.json`.
+    pub json: Value,
+}
+
+impl Fixture {
+    /// Reads both expected files of `dir`.
+    pub fn load(dir: &Path) -> Self {
+        Self {
+            tensors: expected_tensors(dir),
+            json: expected_json(dir),
+        }
+    }
+
+    /// The expected tensor `name`.
+    pub fn tensor(&self, name: &str) -> &Tensor {
+        &self.tensors[name]
+    }
+}
+
+/// A temporary copy of the files (not the subfolders) of a fixture directory, to edit.
+pub fn copy_fixture(dir: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().expect("a temporary directory");
+    copy_files(dir, copy.path());
+    copy
+}
+
+/// Copies the files (not the subfolders) of `from` into the existing directory `to`.
+pub fn copy_files(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("a fixture directory") {
+        let entry = entry.expect("a directory entry");
+        if entry.file_type().expect("a file type").is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("a copied file");
+        }
+    }
 }
 
 /// The largest absolute difference between two tensors of the same shape.
@@ -26,4 +89,13 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .and_then(|d| d.max(0))
         .and_then(|d| d.to_scalar::<f32>())
         .expect("comparable f32 tensors")
+}
+
+/// The largest absolute value of a tensor.
+pub fn max_abs(t: &Tensor) -> f32 {
+    t.abs()
+        .and_then(|t| t.flatten_all())
+        .and_then(|t| t.max(0))
+        .and_then(|t| t.to_scalar::<f32>())
+        .expect("an f32 tensor")
 }

@@ -1,6 +1,6 @@
-//! A dense layer (`nn.Linear`) over inputs of any rank: all rows in one matrix product, so the
-//! weights are read once per call; on the CPU a decoder step's few rows take the row-streaming
-//! product of [`crate::gemv`].
+//! A dense layer (`nn.Linear`) over inputs of any rank, for BLIP and Falcon-RW: all rows in one
+//! matrix product, so the weights are read once per call; on the CPU a decoder step's few rows
+//! take the row-streaming product of [`crate::gemv`].
 
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -13,16 +13,22 @@ pub struct Dense {
 }
 
 impl Dense {
-    /// Loads `weight` (out, in) and `bias` (out) under `vb`.
-    pub fn new(input: usize, output: usize, vb: VarBuilder) -> Result<Self> {
+    /// Loads `weight` (out, in) and, when `bias` is set, `bias` (out) under `vb`.
+    pub fn new(input: usize, output: usize, bias: bool, vb: VarBuilder) -> Result<Self> {
         let weight = vb.get((output, input), "weight")?;
-        let bias = vb.get(output, "bias")?;
-        Ok(Self::from_weights(weight, Some(bias)))
+        let bias = bias.then(|| vb.get(output, "bias")).transpose()?;
+        Ok(Self::from_weights(weight, bias))
     }
 
     /// A layer from given tensors (a tied head).
     pub fn from_weights(weight: Tensor, bias: Option<Tensor>) -> Self {
         Self { weight, bias }
+    }
+
+    /// The bytes of its weights and bias, all read once per call.
+    pub fn weight_bytes(&self) -> usize {
+        let count = self.weight.elem_count() + self.bias.as_ref().map_or(0, Tensor::elem_count);
+        count * self.weight.dtype().size_in_bytes()
     }
 }
 
@@ -51,9 +57,10 @@ impl Module for Dense {
 
 #[cfg(test)]
 mod tests {
-    use candle_core::{DType, Device};
+    use candle_core::Device;
 
     use super::*;
+    use crate::test_util::max_abs_diff;
 
     #[test]
     fn equals_the_plain_product_for_few_and_many_rows() {
@@ -73,16 +80,7 @@ mod tests {
                 .unwrap()
                 .unsqueeze(0)
                 .unwrap();
-            let diff = (got - want)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_dtype(DType::F32)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = max_abs_diff(&got, &want);
             assert!(diff < 1e-5, "{rows} rows: {diff}");
         }
     }

@@ -1,0 +1,55 @@
+//! What the command-line tests share: the binary, the model fixtures made by the scripts in
+//! `models/fixtures/` (with their `expected.json`), and reading a run's JSON line or error line.
+
+// Each test binary uses only some of these.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+/// The `ekphrasis` binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_ekphrasis");
+
+/// `models/tests/data/<name>`: one fixture set of the models crate.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../models/tests/data")
+        .join(name)
+}
+
+/// A fixture directory's `expected.json`.
+pub fn expected_json(dir: &Path) -> Value {
+    let text = std::fs::read_to_string(dir.join("expected.json")).expect("expected.json");
+    serde_json::from_str(&text).expect("expected.json is JSON")
+}
+
+/// A path as a command-line argument.
+pub fn text(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+/// The one JSON line a successful run prints on stdout.
+pub fn json_line(out: &Output) -> Value {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "exactly one line on stdout: {stdout:?}"
+    );
+    serde_json::from_str(stdout.trim()).expect("a JSON line")
+}
+
+/// The error line of a failed run: exit status 1, no panic, and a last line on stderr that
+/// starts with `ekphrasis: `.
+pub fn error_line(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let last = stderr.trim().lines().last().unwrap_or_default();
+    assert!(last.starts_with("ekphrasis: "), "{stderr}");
+    last.to_string()
+}
