@@ -189,7 +189,7 @@ fn the_tiny_set_made_by_models_tiny_runs_the_whole_chain() {
         String::from_utf8_lossy(&out.stderr)
     );
     let wav = work.path().join("song.wav");
-    let value = json_of(&ekphrasis(&[
+    let value = json_line(&ekphrasis(&[
         "generate",
         &painting(),
         "--models",
