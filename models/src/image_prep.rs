@@ -170,6 +170,16 @@ impl ImageProcessorConfig {
         config.checked(path)
     }
 
+    /// microsoft/resnet-50's published preprocessing (`presets/resnet-50-preprocessor.json`),
+    /// for models built from a config alone.
+    pub fn resnet50() -> Self {
+        Self::from_json(
+            include_str!("../presets/resnet-50-preprocessor.json"),
+            "presets/resnet-50-preprocessor.json",
+        )
+        .expect("the built-in preset is valid")
+    }
+
     /// Parses a config from JSON text; `path` names it in errors.
     pub fn from_json(text: &str, path: impl Into<std::path::PathBuf>) -> Result<Self> {
         let path = path.into();

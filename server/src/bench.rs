@@ -25,6 +25,8 @@ pub enum BenchCommand {
     Caption(crate::bench_caption::BenchCaptionArgs),
     /// The emotion labellers' speed: seconds per image, feature caching throughput.
     Emotion(crate::bench_emotion::BenchEmotionArgs),
+    /// The whole chain: each stage and the time to first audio.
+    Chain(crate::bench_chain::BenchChainArgs),
 }
 
 /// Flags of `ekphrasis bench compose`.
@@ -57,6 +59,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Enhance(args) => crate::bench_enhance::run(args),
         BenchCommand::Caption(args) => crate::bench_caption::run(args),
         BenchCommand::Emotion(args) => crate::bench_emotion::run(args),
+        BenchCommand::Chain(args) => crate::bench_chain::run(args),
     }
 }
 

@@ -21,10 +21,6 @@ use image::{Rgb, RgbImage};
 
 use crate::bench::peak_rss_gib;
 
-/// microsoft/resnet-50's published `preprocessor_config.json`.
-const RESNET50_PREPROCESSOR: &str =
-    include_str!("../../models/presets/resnet-50-preprocessor.json");
-
 /// Flags of `ekphrasis bench emotion`.
 #[derive(Debug, Args)]
 pub struct BenchEmotionArgs {
@@ -63,7 +59,7 @@ fn picture(seed: u32) -> RgbImage {
 /// Runs the benchmark.
 pub fn run(args: BenchEmotionArgs) -> anyhow::Result<()> {
     let device = args.device.parse::<DeviceChoice>()?.open()?;
-    let processor = ImageProcessorConfig::from_json(RESNET50_PREPROCESSOR, "resnet-50 preset")?;
+    let processor = ImageProcessorConfig::resnet50();
     println!(
         "Emotion labeller: ResNet-50 + BiGRU head (H 128, 2 layers, 4 heads), random weights, {}, f32",
         kind_name(&device)

@@ -6,7 +6,8 @@
 //!   [`caption_cmd`], [`enhance_cmd`], [`compose`], [`chain_cmd`] (`describe`, `generate`),
 //!   [`train_cmd`] (`train emotion`), [`models_cmd`] (`models fetch`, `models tiny`).
 //! - [`bench`]: `ekphrasis bench`, speed and memory figures: `compose` there, and
-//!   [`bench_emotion`], [`bench_caption`], [`bench_enhance`].
+//!   [`bench_emotion`], [`bench_caption`], [`bench_enhance`], [`bench_chain`] (time to first
+//!   audio).
 //! - [`catalog`]: the default checkpoint of each model role and where a role's directory comes
 //!   from; [`hub`]: checkpoint directories from paths or Hugging Face hub ids.
 //! - [`wav`]: writing 16-bit PCM WAV files.
@@ -21,6 +22,7 @@
 
 pub mod bench;
 pub mod bench_caption;
+pub mod bench_chain;
 pub mod bench_emotion;
 pub mod bench_enhance;
 pub mod caption_cmd;

@@ -108,6 +108,12 @@ impl Blip {
         })
     }
 
+    /// The same model with `tokenizer` (a model built from random weights has none).
+    pub fn with_tokenizer(mut self, tokenizer: Tokenizer) -> Self {
+        self.tokenizer = Some(tokenizer);
+        self
+    }
+
     /// A full-size model with seeded random weights, built from a config alone (benchmarks),
     /// with the published image processor settings. It has no tokenizer: give prompt ids.
     pub fn random(config: Config, seed: u64, device: &Device, dtype: DType) -> Result<Self> {

@@ -86,6 +86,12 @@ impl FalconRw {
         })
     }
 
+    /// The same model with `tokenizer` (a model built from random weights has none).
+    pub fn with_tokenizer(mut self, tokenizer: Tokenizer) -> Self {
+        self.tokenizer = Some(Arc::new(tokenizer));
+        self
+    }
+
     /// A full-size model with seeded random weights, built from a config alone (benchmarks).
     /// It has no tokenizer: use [`FalconRw::generate`] with token ids.
     pub fn random(config: Config, seed: u64, device: &Device, dtype: DType) -> Result<Self> {

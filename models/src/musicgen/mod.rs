@@ -51,6 +51,12 @@ impl MusicGen {
         })
     }
 
+    /// The same model with `tokenizer` (a model built from random weights has none).
+    pub fn with_tokenizer(mut self, tokenizer: Tokenizer) -> Self {
+        self.tokenizer = Some(tokenizer);
+        self
+    }
+
     /// A full-size model with seeded random weights, built from a config alone (benchmarks).
     /// It has no tokenizer: use [`MusicGen::generate_from_tokens`].
     pub fn random(config: Config, seed: u64, device: &Device, dtype: DType) -> Result<Self> {

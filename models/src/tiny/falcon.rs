@@ -17,9 +17,7 @@ use crate::falcon_rw::{Config, FalconRw, GenerationConfig, prompt};
 /// Writes a tiny Falcon-RW (`config.json`, `generation_config.json`, `tokenizer.json`,
 /// `model.safetensors`) into `dir`.
 pub fn write_falcon(dir: &Path, seed: u64) -> Result<()> {
-    let words = words();
-    let word_refs: Vec<&str> = words.iter().map(String::as_str).collect();
-    let tokenizer = tokenizers::gpt2_bpe(&word_refs);
+    let tokenizer = tokenizer_file();
     let config_json = config(tokenizer.vocab_size.next_multiple_of(64));
     let config: Config = parse(dir, "config.json", &config_json)?;
     let generation_json = json!({
@@ -42,6 +40,13 @@ pub fn write_falcon(dir: &Path, seed: u64) -> Result<()> {
     write_json(dir, "generation_config.json", &generation_json)?;
     write_json(dir, "tokenizer.json", &tokenizer.json)?;
     write_weights(dir, &recorder)
+}
+
+/// The tiny Falcon-RW's GPT-2-style tokenizer.
+pub(crate) fn tokenizer_file() -> tokenizers::TokenizerFile {
+    let words = words();
+    let word_refs: Vec<&str> = words.iter().map(String::as_str).collect();
+    tokenizers::gpt2_bpe(&word_refs)
 }
 
 /// The word list, then the words of the paper's prompt (for any caption) as written.

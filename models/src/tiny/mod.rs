@@ -56,6 +56,39 @@ pub fn write_all(out: &Path, seed: u64) -> Result<Vec<(&'static str, PathBuf)>> 
         .collect()
 }
 
+/// The tiny set's tokenizers, for full-size models built from random weights (benchmarks): their
+/// ids are valid in every full-size vocabulary, so only the weights need to be full size.
+pub struct SmallTokenizers {
+    /// BERT WordPiece, for BLIP.
+    pub blip: ::tokenizers::Tokenizer,
+    /// GPT-2 byte-level BPE, for Falcon-RW.
+    pub falcon: ::tokenizers::Tokenizer,
+    /// T5 Unigram, for MusicGen.
+    pub t5: ::tokenizers::Tokenizer,
+}
+
+impl SmallTokenizers {
+    /// Builds the three.
+    pub fn new() -> Result<Self> {
+        let load = |name: &str, json: &Value| {
+            json.to_string()
+                .parse::<::tokenizers::Tokenizer>()
+                .map_err(|e| Error::Tokenizer {
+                    path: PathBuf::from(name),
+                    message: e.to_string(),
+                })
+        };
+        Ok(Self {
+            blip: load(
+                "tiny BLIP tokenizer",
+                &tokenizers::bert_wordpiece(tokenizers::WORDS).json,
+            )?,
+            falcon: load("tiny Falcon-RW tokenizer", &falcon::tokenizer_file().json)?,
+            t5: load("tiny T5 tokenizer", &tokenizers::t5_unigram())?,
+        })
+    }
+}
+
 /// A config value as its loader's type, naming `file` in `dir` on failure.
 fn parse<T: DeserializeOwned>(dir: &Path, file: &str, value: &Value) -> Result<T> {
     serde_json::from_value(value.clone()).map_err(|source| Error::Config {
