@@ -21,7 +21,7 @@ use ekphrasis_models::device::{DeviceChoice, compute_dtype, kind_name};
 use ekphrasis_shared::domain::Emotion;
 
 use crate::config::ServeConfig;
-use crate::hub;
+
 use crate::upload;
 
 /// The largest image file read, in bytes.
@@ -32,13 +32,13 @@ pub const MAX_IMAGE_BYTES: u64 = 200_000_000;
 pub struct CaptionArgs {
     /// The image (JPEG, PNG or WebP).
     pub image: PathBuf,
-    /// BLIP checkpoint: a directory in Hugging Face layout, or a hub id.
-    #[arg(
-        long,
-        env = "EKPHRASIS_BLIP",
-        default_value = "Salesforce/blip-image-captioning-large"
-    )]
-    pub blip: String,
+    /// BLIP checkpoint: a directory in Hugging Face layout, or a hub id [default:
+    /// <models>/blip/, else Salesforce/blip-image-captioning-large].
+    #[arg(long, env = "EKPHRASIS_BLIP")]
+    pub blip: Option<String>,
+    /// Folder of model checkpoints, one sub-folder a role (blip/ is used here).
+    #[arg(long, env = "EKPHRASIS_MODELS")]
+    pub models: Option<std::path::PathBuf>,
     /// Text the caption continues (conditional captioning), e.g. "a happy painting of".
     #[arg(long, conflicts_with = "emotion")]
     pub prompt: Option<String>,
@@ -138,7 +138,11 @@ pub fn run(args: CaptionArgs) -> anyhow::Result<()> {
     let options = options(&args);
     let image = read_image(&args.image, args.max_pixels)?;
     let device = args.device.parse::<DeviceChoice>()?.open()?;
-    let dir = hub::resolve(&args.blip, &crate::catalog::BLIP.files)?;
+    let dir = crate::catalog::locate(
+        &crate::catalog::BLIP,
+        args.blip.as_deref(),
+        args.models.as_deref(),
+    )?;
     let started = Instant::now();
     let mut blip = Blip::load(&dir, &device, compute_dtype(&device))?;
     eprintln!(

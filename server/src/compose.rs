@@ -11,18 +11,18 @@ use clap::Args;
 use ekphrasis_models::device::{DeviceChoice, compute_dtype, kind_name};
 use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Quantization, Sampling};
 
-use crate::{hub, wav};
+use crate::wav;
 
 /// Flags of `ekphrasis compose`.
 #[derive(Debug, Args)]
 pub struct ComposeArgs {
-    /// MusicGen checkpoint: a directory in Hugging Face layout, or a hub id.
-    #[arg(
-        long,
-        env = "EKPHRASIS_MUSICGEN",
-        default_value = "facebook/musicgen-small"
-    )]
-    pub musicgen: String,
+    /// MusicGen checkpoint: a directory in Hugging Face layout, or a hub id [default:
+    /// <models>/musicgen/, else facebook/musicgen-small].
+    #[arg(long, env = "EKPHRASIS_MUSICGEN")]
+    pub musicgen: Option<String>,
+    /// Folder of model checkpoints, one sub-folder a role (musicgen/ is used here).
+    #[arg(long, env = "EKPHRASIS_MODELS")]
+    pub models: Option<std::path::PathBuf>,
     /// What the music should be.
     #[arg(long)]
     pub text: String,
@@ -64,7 +64,11 @@ pub struct ComposeArgs {
 /// Runs the command.
 pub fn run(args: ComposeArgs) -> anyhow::Result<()> {
     let device = args.device.parse::<DeviceChoice>()?.open()?;
-    let dir = hub::resolve(&args.musicgen, &hub::MUSICGEN)?;
+    let dir = crate::catalog::locate(
+        &crate::catalog::MUSICGEN,
+        args.musicgen.as_deref(),
+        args.models.as_deref(),
+    )?;
     let started = Instant::now();
     let mut musicgen = MusicGen::load(&dir, &device, compute_dtype(&device))?;
     if let Some(quantization) = args.quantize {

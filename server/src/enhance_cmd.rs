@@ -17,14 +17,16 @@ use ekphrasis_models::falcon_rw::{
 };
 use ekphrasis_shared::domain::Emotion;
 
-use crate::hub;
-
 /// Flags of `ekphrasis enhance`.
 #[derive(Debug, Args)]
 pub struct EnhanceArgs {
-    /// Falcon-RW checkpoint: a directory in Hugging Face layout, or a hub id.
-    #[arg(long, env = "EKPHRASIS_FALCON", default_value = "tiiuae/falcon-rw-1b")]
-    pub falcon: String,
+    /// Falcon-RW checkpoint: a directory in Hugging Face layout, or a hub id [default:
+    /// <models>/falcon/, else tiiuae/falcon-rw-1b].
+    #[arg(long, env = "EKPHRASIS_FALCON")]
+    pub falcon: Option<String>,
+    /// Folder of model checkpoints, one sub-folder a role (falcon/ is used here).
+    #[arg(long, env = "EKPHRASIS_MODELS")]
+    pub models: Option<std::path::PathBuf>,
     /// Continue this text as it is, without the paper's prompt; prints the raw continuation.
     /// It ends at the checkpoint's end-of-sequence id, as transformers' `generate` reads it
     /// (generation_config.json, else config.json: 2 for falcon-rw-1b), or at --max-new-tokens.
@@ -89,7 +91,11 @@ pub fn run(args: EnhanceArgs) -> anyhow::Result<()> {
         _ => {}
     }
     let device = args.device.parse::<DeviceChoice>()?.open()?;
-    let dir = hub::resolve(&args.falcon, &crate::catalog::FALCON.files)?;
+    let dir = crate::catalog::locate(
+        &crate::catalog::FALCON,
+        args.falcon.as_deref(),
+        args.models.as_deref(),
+    )?;
     let started = Instant::now();
     let mut falcon = FalconRw::load(&dir, &device, compute_dtype(&device))?;
     eprintln!(

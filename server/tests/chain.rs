@@ -212,4 +212,50 @@ fn the_tiny_set_made_by_models_tiny_runs_the_whole_chain() {
     assert!(value["description"].is_string());
     assert_eq!(value["samples"], 32000);
     assert_eq!(std::fs::metadata(wav).unwrap().len(), 44 + 2 * 32000);
+
+    // Every single-stage command finds its model in the same folder.
+    let m = models.to_str().unwrap();
+    let short = work.path().join("short.wav");
+    for args in [
+        vec!["emotion", &painting(), "--models", m, "--json"],
+        vec![
+            "caption",
+            &painting(),
+            "--models",
+            m,
+            "--prompt",
+            "a sad painting of",
+            "--json",
+        ],
+        vec![
+            "enhance",
+            "--models",
+            m,
+            "--caption",
+            "a sad painting of the sea",
+            "--emotion",
+            "sad",
+            "--greedy",
+            "--json",
+        ],
+        vec![
+            "compose",
+            "--models",
+            m,
+            "--text",
+            "sad piano",
+            "--frames",
+            "10",
+            "--out",
+            short.to_str().unwrap(),
+        ],
+    ] {
+        let out = ekphrasis(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(std::fs::metadata(short).unwrap().len(), 44 + 2 * 10 * 640);
 }
