@@ -8,11 +8,9 @@ use std::path::Path;
 use candle_core::Device;
 use serde_json::{Value, json};
 
-use super::recorder::RecordingWeights;
-use super::{create_dir, parse, tokenizer_of, tokenizers, with_changes, write_json, write_weights};
+use super::{ImageTextFiles, parse, tokenizers, with_changes, write_image_text_model};
 use crate::blip::{Blip, Config};
 use crate::error::Result;
-use crate::image_prep::ImageProcessorConfig;
 
 /// The image side the tiny BLIP takes.
 pub const IMAGE_SIZE: usize = 32;
@@ -23,24 +21,15 @@ pub fn write_blip(dir: &Path, seed: u64) -> Result<()> {
     let tokenizer = tokenizers::bert_wordpiece(tokenizers::WORDS);
     let config_json = config(tokenizer.vocab_size);
     let config: Config = parse(dir, "config.json", &config_json)?;
-    let processor_json = preprocessor();
-    let processor = ImageProcessorConfig::from_json(
-        &processor_json.to_string(),
-        dir.join("preprocessor_config.json"),
-    )?;
-    let recorder = RecordingWeights::new(seed);
-    Blip::new(
-        config,
-        Some(tokenizer_of(dir, &tokenizer.json)?),
-        processor,
-        recorder.var_builder(),
-        &Device::Cpu,
-    )?;
-    create_dir(dir)?;
-    write_json(dir, "config.json", &config_json)?;
-    write_json(dir, "preprocessor_config.json", &processor_json)?;
-    write_json(dir, "tokenizer.json", &tokenizer.json)?;
-    write_weights(dir, &recorder)
+    let files = ImageTextFiles {
+        config: config_json,
+        preprocessor: preprocessor(),
+        tokenizer: tokenizer.json,
+    };
+    write_image_text_model(dir, seed, files, |tokenizer, processor, vb| {
+        Blip::new(config, Some(tokenizer), processor, vb, &Device::Cpu)?;
+        Ok(())
+    })
 }
 
 /// blip-image-captioning-large's `config.json` with the sizes shrunk; `[DEC]` and `[ENC]`

@@ -7,11 +7,9 @@ use std::path::Path;
 use candle_core::Device;
 use serde_json::{Value, json};
 
-use super::recorder::RecordingWeights;
-use super::{create_dir, parse, tokenizer_of, tokenizers, with_changes, write_json, write_weights};
+use super::{ImageTextFiles, parse, tokenizers, with_changes, write_image_text_model};
 use crate::clip_zero_shot::{ClipConfig, ClipZeroShot};
 use crate::error::Result;
-use crate::image_prep::ImageProcessorConfig;
 
 /// The image side the tiny CLIP takes.
 pub const IMAGE_SIZE: usize = 32;
@@ -22,24 +20,15 @@ pub fn write_clip(dir: &Path, seed: u64) -> Result<()> {
     let tokenizer = tokenizers::clip_bpe(tokenizers::WORDS);
     let config_json = config(tokenizer.vocab_size);
     let config: ClipConfig = parse(dir, "config.json", &config_json)?;
-    let processor_json = preprocessor();
-    let processor = ImageProcessorConfig::from_json(
-        &processor_json.to_string(),
-        dir.join("preprocessor_config.json"),
-    )?;
-    let recorder = RecordingWeights::new(seed);
-    ClipZeroShot::new(
-        config,
-        Some(tokenizer_of(dir, &tokenizer.json)?),
-        processor,
-        recorder.var_builder(),
-        &Device::Cpu,
-    )?;
-    create_dir(dir)?;
-    write_json(dir, "config.json", &config_json)?;
-    write_json(dir, "preprocessor_config.json", &processor_json)?;
-    write_json(dir, "tokenizer.json", &tokenizer.json)?;
-    write_weights(dir, &recorder)
+    let files = ImageTextFiles {
+        config: config_json,
+        preprocessor: preprocessor(),
+        tokenizer: tokenizer.json,
+    };
+    write_image_text_model(dir, seed, files, |tokenizer, processor, vb| {
+        ClipZeroShot::new(config, Some(tokenizer), processor, vb, &Device::Cpu)?;
+        Ok(())
+    })
 }
 
 /// clip-vit-base-patch32's `config.json` with the sizes shrunk.

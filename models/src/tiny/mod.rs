@@ -111,6 +111,43 @@ fn with_changes(mut value: Value, changes: &Value) -> Value {
     value
 }
 
+/// The JSON files of a model that reads an image and text.
+struct ImageTextFiles {
+    config: Value,
+    preprocessor: Value,
+    tokenizer: Value,
+}
+
+/// Writes `files` and the weights recorded while `build` constructs the model from their
+/// tokenizer and preprocessing (through the model's own constructor, so the saved tensors are
+/// exactly what its loader reads).
+fn write_image_text_model(
+    dir: &Path,
+    seed: u64,
+    files: ImageTextFiles,
+    build: impl FnOnce(
+        ::tokenizers::Tokenizer,
+        crate::image_prep::ImageProcessorConfig,
+        candle_nn::VarBuilder<'static>,
+    ) -> Result<()>,
+) -> Result<()> {
+    let processor = crate::image_prep::ImageProcessorConfig::from_json(
+        &files.preprocessor.to_string(),
+        dir.join("preprocessor_config.json"),
+    )?;
+    let recorder = RecordingWeights::new(seed);
+    build(
+        tokenizer_of(dir, &files.tokenizer)?,
+        processor,
+        recorder.var_builder(),
+    )?;
+    create_dir(dir)?;
+    write_json(dir, "config.json", &files.config)?;
+    write_json(dir, "preprocessor_config.json", &files.preprocessor)?;
+    write_json(dir, "tokenizer.json", &files.tokenizer)?;
+    write_weights(dir, &recorder)
+}
+
 fn create_dir(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|source| Error::Io {
         path: dir.to_path_buf(),
