@@ -33,7 +33,7 @@ pub struct CaptionArgs {
     /// The image (JPEG, PNG or WebP).
     pub image: PathBuf,
     /// BLIP checkpoint: a directory in Hugging Face layout, or a hub id [default:
-    /// <models>/blip/, else Salesforce/blip-image-captioning-large].
+    /// MODELS/blip/, else Salesforce/blip-image-captioning-large].
     #[arg(long, env = "EKPHRASIS_BLIP")]
     pub blip: Option<String>,
     /// Folder of model checkpoints, one sub-folder a role (blip/ is used here).
@@ -51,7 +51,7 @@ pub struct CaptionArgs {
     /// Beam search with this many beams (2 to 8) instead of greedy decoding.
     #[arg(long)]
     pub num_beams: Option<usize>,
-    /// New tokens at most, [SEP] included [default: 20, fewer if the decoder's positions run out].
+    /// New tokens at most, `[SEP]` included [default: 20, fewer if the decoder's positions run out].
     #[arg(long)]
     pub max_new_tokens: Option<usize>,
     /// Print one JSON object {"text", "token_ids"} instead of the text.

@@ -1,5 +1,5 @@
 //! The default checkpoint of every model role, the files each needs, and where a role's
-//! directory comes from: a per-model flag (a directory or a hub id), else `<models>/<role>/`,
+//! directory comes from: a per-model flag (a directory or a hub id), else `MODELS/<role>/`,
 //! else the default hub id through the Hugging Face cache (downloaded when the network allows).
 
 use std::path::{Path, PathBuf};
@@ -107,7 +107,7 @@ pub const MUSICGEN: Checkpoint = Checkpoint {
 pub const DEFAULTS: [Checkpoint; 5] = [RESNET, CLIP, BLIP, FALCON, MUSICGEN];
 
 /// The directory for `checkpoint`: `flag` (a directory or hub id) if given, else
-/// `<models>/<role>/` if it exists, else the default hub id (cache, then download).
+/// `MODELS/<role>/` if it exists, else the default hub id (cache, then download).
 pub fn locate(
     checkpoint: &Checkpoint,
     flag: Option<&str>,

@@ -35,13 +35,13 @@ pub struct ChainModels {
     /// Zero-shot CLIP for the emotion instead.
     #[arg(long)]
     pub clip: Option<String>,
-    /// BLIP captioning [default: <models>/blip, else Salesforce/blip-image-captioning-large].
+    /// BLIP captioning [default: MODELS/blip, else Salesforce/blip-image-captioning-large].
     #[arg(long, env = "EKPHRASIS_BLIP")]
     pub blip: Option<String>,
-    /// Falcon-RW [default: <models>/falcon, else tiiuae/falcon-rw-1b].
+    /// Falcon-RW [default: MODELS/falcon, else tiiuae/falcon-rw-1b].
     #[arg(long, env = "EKPHRASIS_FALCON")]
     pub falcon: Option<String>,
-    /// MusicGen [default: <models>/musicgen, else facebook/musicgen-small].
+    /// MusicGen [default: MODELS/musicgen, else facebook/musicgen-small].
     #[arg(long, env = "EKPHRASIS_MUSICGEN")]
     pub musicgen: Option<String>,
     /// The fine-tuned MusicGen of the optimized variant (none by default).

@@ -17,7 +17,7 @@ use crate::wav;
 #[derive(Debug, Args)]
 pub struct ComposeArgs {
     /// MusicGen checkpoint: a directory in Hugging Face layout, or a hub id [default:
-    /// <models>/musicgen/, else facebook/musicgen-small].
+    /// MODELS/musicgen/, else facebook/musicgen-small].
     #[arg(long, env = "EKPHRASIS_MUSICGEN")]
     pub musicgen: Option<String>,
     /// Folder of model checkpoints, one sub-folder a role (musicgen/ is used here).

@@ -21,7 +21,7 @@ use ekphrasis_shared::domain::Emotion;
 #[derive(Debug, Args)]
 pub struct EnhanceArgs {
     /// Falcon-RW checkpoint: a directory in Hugging Face layout, or a hub id [default:
-    /// <models>/falcon/, else tiiuae/falcon-rw-1b].
+    /// MODELS/falcon/, else tiiuae/falcon-rw-1b].
     #[arg(long, env = "EKPHRASIS_FALCON")]
     pub falcon: Option<String>,
     /// Folder of model checkpoints, one sub-folder a role (falcon/ is used here).

@@ -5,7 +5,7 @@
 //! - [`cli`]: the `ekphrasis` command line. Its commands, one module each: [`emotion_cmd`],
 //!   [`caption_cmd`], [`enhance_cmd`], [`compose`], [`chain_cmd`] (`describe`, `generate`),
 //!   [`train_cmd`] (`train emotion`), [`models_cmd`] (`models fetch`, `models tiny`).
-//! - [`bench`]: `ekphrasis bench`, speed and memory figures: `compose` there, and
+//! - [`bench`](mod@bench): `ekphrasis bench`, speed and memory figures: `compose` there, and
 //!   [`bench_emotion`], [`bench_caption`], [`bench_enhance`], [`bench_chain`] (time to first
 //!   audio).
 //! - [`catalog`]: the default checkpoint of each model role and where a role's directory comes

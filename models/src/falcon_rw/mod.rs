@@ -8,7 +8,7 @@
 //! - [`config`]: `config.json` and `generation_config.json`, with the unsupported variants refused.
 //! - [`model`]: the network and its cache; [`alibi`]: the position biases (one new position
 //!   attends through [`crate::attention::single_query`]).
-//! - [`sampling`] and [`generate`]: greedy or seeded sampling, batches, end-of-sequence ids.
+//! - [`sampling`] and `generate`: greedy or seeded sampling, batches, end-of-sequence ids.
 //! - [`prompt`]: the paper's Table I prompt, output cleaning and the fallback description.
 
 pub mod alibi;

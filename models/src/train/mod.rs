@@ -8,7 +8,7 @@
 //! - [`cache`]: backbone features by image hash, in memory and on disk.
 //! - [`split`]: the seeded stratified held-out split.
 //! - [`params`]: seeded trainable weights.
-//! - [`fit`]: the optimisation loop with early stopping.
+//! - [`fit`](mod@fit): the optimisation loop with early stopping.
 //! - [`metrics`]: accuracy and the confusion matrix.
 //! - [`save`]: writing the model directory.
 
