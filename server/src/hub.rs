@@ -28,7 +28,7 @@ pub fn resolve(spec: &str, files: &Files<'_>) -> anyhow::Result<PathBuf> {
     }
     if !looks_like_hub_id(spec) {
         bail!(
-            "{spec}: no such directory (give a checkpoint directory or a hub id such as facebook/musicgen-small)"
+            "{spec}: no such directory (give a checkpoint directory, or a Hugging Face hub id as owner/name)"
         );
     }
     if let Some(dir) = cached(&Cache::from_env(), spec, files) {
