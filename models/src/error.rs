@@ -8,15 +8,15 @@ pub enum Error {
     /// A file the checkpoint needs is not there.
     #[error("{path}: missing ({what})")]
     MissingFile { path: PathBuf, what: &'static str },
-    /// A file could not be read.
-    #[error("{path}: {source}")]
+    /// A file could not be read. (The cause is the error's source: `{:#}` shows it once.)
+    #[error("{path}: cannot be read")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
     /// A config file is not valid JSON for the expected shape.
-    #[error("{path}: not a valid config: {source}")]
+    #[error("{path}: not a valid config")]
     Config {
         path: PathBuf,
         #[source]
@@ -33,7 +33,7 @@ pub enum Error {
     #[error("{path}: not a usable tokenizer: {message}")]
     Tokenizer { path: PathBuf, message: String },
     /// A checkpoint's weights do not fit the model (a missing key, a wrong shape, a foreign file).
-    #[error("{path}: {source}")]
+    #[error("{path}: the weights do not fit")]
     Weights {
         path: PathBuf,
         #[source]

@@ -190,10 +190,16 @@ fn edited_model(edit: impl FnOnce(&mut Value)) -> tempfile::TempDir {
     dir
 }
 
+/// The load error with its causes, as the command line prints it.
 fn load_error(dir: &std::path::Path) -> String {
-    EmotionModel::load(dir, &Device::Cpu)
-        .unwrap_err()
-        .to_string()
+    let err = EmotionModel::load(dir, &Device::Cpu).unwrap_err();
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(&err);
+    while let Some(inner) = cause {
+        text = format!("{text}: {inner}");
+        cause = inner.source();
+    }
+    text
 }
 
 #[test]
