@@ -1,15 +1,61 @@
-//! A dense layer (`nn.Linear`) over inputs of any rank, for BLIP and Falcon-RW: all rows in one
-//! matrix product, so the weights are read once per call; on the CPU a decoder step's few rows
-//! take the row-streaming product of [`crate::gemv`].
+//! A dense layer (`nn.Linear`) over inputs of any rank, for BLIP, Falcon-RW and MusicGen: all
+//! rows in one matrix product, so the weights are read once per call; on the CPU a decoder step's
+//! few rows take the row-streaming product of [`crate::gemv`]. Its weights can be stored
+//! quantized (candle's q8_0 / q4_K matrix products), which on a CPU trades a little quality for
+//! much less memory traffic.
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
+
+/// How a layer's weight matrix is stored when quantized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantization {
+    /// 8-bit blocks of 32 (ggml's q8_0).
+    Q8_0,
+    /// 4-bit k-quants in blocks of 256 (ggml's q4_K).
+    Q4K,
+}
+
+impl Quantization {
+    fn ggml(self) -> GgmlDType {
+        match self {
+            Quantization::Q8_0 => GgmlDType::Q8_0,
+            Quantization::Q4K => GgmlDType::Q4K,
+        }
+    }
+
+    /// How many weights one block holds: a row's length must be a multiple of it.
+    pub fn block_len(self) -> usize {
+        self.ggml().block_size()
+    }
+}
+
+impl std::str::FromStr for Quantization {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        match text {
+            "q8_0" | "q8" => Ok(Quantization::Q8_0),
+            "q4k" | "q4_k" => Ok(Quantization::Q4K),
+            other => Err(format!("unknown quantization `{other}`: use q8_0 or q4k")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Weight {
+    Float(Tensor),
+    Quantized(QMatMul),
+}
 
 /// `xs · weightᵀ + bias`, weights as stored (`out × in`).
 #[derive(Debug, Clone)]
 pub struct Dense {
-    weight: Tensor,
+    weight: Weight,
     bias: Option<Tensor>,
+    /// (out, in)
+    dims: (usize, usize),
 }
 
 impl Dense {
@@ -22,13 +68,42 @@ impl Dense {
 
     /// A layer from given tensors (a tied head).
     pub fn from_weights(weight: Tensor, bias: Option<Tensor>) -> Self {
-        Self { weight, bias }
+        let dims = weight.dims2().unwrap_or((0, 0));
+        Self {
+            weight: Weight::Float(weight),
+            bias,
+            dims,
+        }
+    }
+
+    /// Stores the weight matrix quantized (a no-op when it already is); the bias stays.
+    pub fn quantize(&mut self, quantization: Quantization) -> Result<()> {
+        if let Weight::Float(weight) = &self.weight {
+            let (block, input) = (quantization.block_len(), self.dims.1);
+            if input % block != 0 {
+                candle_core::bail!(
+                    "{quantization:?} stores rows in blocks of {block} weights, and this model's \
+                     rows have {input}: use q8_0, or no quantization"
+                );
+            }
+            let quantized = QTensor::quantize(&weight.to_dtype(DType::F32)?, quantization.ggml())?;
+            self.weight = Weight::Quantized(QMatMul::from_qtensor(quantized)?);
+        }
+        Ok(())
     }
 
     /// The bytes of its weights and bias, all read once per call.
     pub fn weight_bytes(&self) -> usize {
-        let count = self.weight.elem_count() + self.bias.as_ref().map_or(0, Tensor::elem_count);
-        count * self.weight.dtype().size_in_bytes()
+        let bias = self
+            .bias
+            .as_ref()
+            .map_or(0, |b| b.elem_count() * b.dtype().size_in_bytes());
+        let weight = match &self.weight {
+            Weight::Float(w) => w.elem_count() * w.dtype().size_in_bytes(),
+            Weight::Quantized(QMatMul::QTensor(q)) => q.storage_size_in_bytes(),
+            Weight::Quantized(_) => self.dims.0 * self.dims.1 * 4,
+        };
+        weight + bias
     }
 }
 
@@ -41,9 +116,14 @@ impl Module for Dense {
         };
         let rows: usize = lead.iter().product();
         let flat = xs.reshape((rows, input))?;
-        let out = match crate::gemv::rows_times_weight_t(&flat, &self.weight)? {
-            Some(out) => out,
-            None => flat.matmul(&self.weight.t()?)?,
+        let out = match &self.weight {
+            Weight::Float(weight) => match crate::gemv::rows_times_weight_t(&flat, weight)? {
+                Some(out) => out,
+                None => flat.matmul(&weight.t()?)?,
+            },
+            Weight::Quantized(matmul) => matmul
+                .forward(&flat.to_dtype(DType::F32)?)?
+                .to_dtype(flat.dtype())?,
         };
         let out = match &self.bias {
             Some(bias) => out.broadcast_add(bias)?,
@@ -61,6 +141,34 @@ mod tests {
 
     use super::*;
     use crate::test_util::max_abs_diff;
+
+    #[test]
+    fn quantized_weights_stay_close_to_the_float_product_and_read_fewer_bytes() {
+        let device = Device::Cpu;
+        let weight = Tensor::randn(0f32, 0.05, (64, 256), &device).unwrap();
+        let bias = Tensor::randn(0f32, 1., 64, &device).unwrap();
+        let float = Dense::from_weights(weight, Some(bias));
+        let xs = Tensor::randn(0f32, 1., (3, 256), &device).unwrap();
+        let want = float.forward(&xs).unwrap();
+        let scale = want
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        // The activations are quantized to 8 bits too, so q8_0 is off by about 1 %.
+        for (quantization, tolerance) in [(Quantization::Q8_0, 0.03), (Quantization::Q4K, 0.15)] {
+            let mut quantized = float.clone();
+            quantized.quantize(quantization).unwrap();
+            let diff = max_abs_diff(&quantized.forward(&xs).unwrap(), &want) / scale;
+            assert!(
+                diff < tolerance,
+                "{quantization:?}: {diff} of the largest output"
+            );
+            assert!(quantized.weight_bytes() < float.weight_bytes() / 3);
+        }
+    }
 
     #[test]
     fn equals_the_plain_product_for_few_and_many_rows() {

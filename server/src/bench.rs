@@ -302,11 +302,13 @@ impl Quality {
     }
 }
 
-fn argmax(values: &[f32]) -> usize {
+/// The index of the largest value (the first of equals).
+pub(crate) fn argmax(values: &[f32]) -> usize {
     ekphrasis_models::musicgen::sampling::argmax(values) as usize
 }
 
-fn log_softmax_at(logits: &[f32], index: usize) -> f64 {
+/// `log softmax(logits)[index]`.
+pub(crate) fn log_softmax_at(logits: &[f32], index: usize) -> f64 {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let sum: f64 = logits.iter().map(|v| f64::from(v - max).exp()).sum();
     f64::from(logits[index] - max) - sum.ln()

@@ -31,7 +31,8 @@ pub struct BenchChainArgs {
     /// New tokens of the description (the paper's two lines are about 60).
     #[arg(long, default_value_t = 60)]
     pub description_tokens: usize,
-    /// Quantize MusicGen's decoder (q8_0 or q4k).
+    /// Quantize Falcon-RW's and MusicGen's decoder weights (q8_0 or q4k), as `generate
+    /// --quantize` does.
     #[arg(long)]
     pub quantize: Option<Quantization>,
     /// auto, cpu, cuda or cuda:N.
@@ -63,11 +64,12 @@ pub fn run(args: BenchChainArgs) -> anyhow::Result<()> {
         dtype,
     )?
     .with_tokenizer(tokenizers.blip);
-    let falcon = FalconRw::random(falcon_rw::Config::falcon_rw_1b(), 2, &device, dtype)?
+    let mut falcon = FalconRw::random(falcon_rw::Config::falcon_rw_1b(), 2, &device, dtype)?
         .with_tokenizer(tokenizers.falcon);
     let mut musicgen = MusicGen::random(musicgen::Config::musicgen_small(), 3, &device, dtype)?
         .with_tokenizer(tokenizers.t5);
     if let Some(quantization) = args.quantize {
+        falcon.quantize(quantization)?;
         musicgen.quantize_decoder(quantization)?;
     }
     row("building weights", started.elapsed());

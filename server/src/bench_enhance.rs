@@ -8,10 +8,11 @@ use std::time::Instant;
 
 use candle_core::Tensor;
 use clap::Args;
+use ekphrasis_models::dense::Quantization;
 use ekphrasis_models::device::{DeviceChoice, compute_dtype, kind_name};
 use ekphrasis_models::falcon_rw::{Config, FalconRw, GenerateOptions, Sampling};
 
-use crate::bench::peak_rss_gib;
+use crate::bench::{argmax, log_softmax_at, peak_rss_gib};
 
 /// Flags of `ekphrasis bench enhance`.
 #[derive(Debug, Args)]
@@ -28,6 +29,9 @@ pub struct BenchEnhanceArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, env = "EKPHRASIS_DEVICE", default_value = "auto")]
     pub device: String,
+    /// Quantize the weights (q8_0 or q4k) and measure the quality cost against f32.
+    #[arg(long)]
+    pub quantize: Option<Quantization>,
 }
 
 /// Runs the benchmark.
@@ -58,6 +62,18 @@ pub fn run(args: BenchEnhanceArgs) -> anyhow::Result<()> {
         sampling: Sampling::Greedy,
         seed: 0,
         eos_token_ids: Some(Vec::new()),
+    };
+    let quality = match args.quantize {
+        Some(quantization) => {
+            // The f32 model's greedy description, then both models' scores for it.
+            let reference = falcon.generate(&prompt, &options, &cancel, |_| false)?;
+            let want = scores(&mut falcon, &prompt, &reference)?;
+            falcon.quantize(quantization)?;
+            let got = scores(&mut falcon, &prompt, &reference)?;
+            row("weights", format!("{quantization:?}"));
+            Some((want, got, reference))
+        }
+        None => None,
     };
     // Warm up allocations and caches.
     let warm = GenerateOptions {
@@ -113,7 +129,48 @@ pub fn run(args: BenchEnhanceArgs) -> anyhow::Result<()> {
         "peak memory (RSS)",
         format!("{:.2} GiB", peak_rss_gib().unwrap_or(f64::NAN)),
     );
+    if let Some((want, got, reference)) = quality {
+        println!("quality against f32 (teacher-forced on the f32 model's greedy description):");
+        let agree = want
+            .iter()
+            .zip(&got)
+            .filter(|(w, g)| argmax(w) == argmax(g))
+            .count();
+        row(
+            "top-1 agreement with f32",
+            format!("{:.4}", agree as f64 / want.len() as f64),
+        );
+        let mean = |rows: &[Vec<f32>]| {
+            rows.iter()
+                .zip(&reference)
+                .map(|(r, &id)| log_softmax_at(r, id as usize))
+                .sum::<f64>()
+                / rows.len() as f64
+        };
+        row("mean log-prob of those, f32", format!("{:.4}", mean(&want)));
+        row(
+            "mean log-prob of those, quantized",
+            format!("{:.4}", mean(&got)),
+        );
+    }
     Ok(())
+}
+
+/// The logits that predicted each of `new` after `prompt`, in one forward pass.
+fn scores(falcon: &mut FalconRw, prompt: &[u32], new: &[u32]) -> anyhow::Result<Vec<Vec<f32>>> {
+    let device = falcon.device().clone();
+    let all: Vec<u32> = prompt.iter().chain(new).copied().collect();
+    let ids = Tensor::new(all.as_slice(), &device)?.unsqueeze(0)?;
+    let model = falcon.model_mut();
+    model.clear_kv_cache();
+    let hidden = model.forward(&ids, None)?;
+    let predicting = hidden.narrow(1, prompt.len() - 1, new.len())?;
+    let logits = model.logits(&predicting)?;
+    model.clear_kv_cache();
+    Ok(logits
+        .squeeze(0)?
+        .to_dtype(candle_core::DType::F32)?
+        .to_vec2::<f32>()?)
 }
 
 fn row(name: &str, value: String) {

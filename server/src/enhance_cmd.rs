@@ -63,6 +63,10 @@ pub struct EnhanceArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, env = "EKPHRASIS_DEVICE", default_value = "auto")]
     pub device: String,
+    /// Store the weights quantized (q8_0 or q4k): several times faster on a CPU, slightly
+    /// different words.
+    #[arg(long)]
+    pub quantize: Option<ekphrasis_models::dense::Quantization>,
     /// Print one JSON object `{"text", "token_ids"}` (and `"fallback"` for the paper's prompt).
     #[arg(long)]
     pub json: bool,
@@ -98,6 +102,9 @@ pub fn run(args: EnhanceArgs) -> anyhow::Result<()> {
     )?;
     let started = Instant::now();
     let mut falcon = FalconRw::load(&dir, &device, compute_dtype(&device))?;
+    if let Some(quantization) = args.quantize {
+        falcon.quantize(quantization)?;
+    }
     eprintln!(
         "loaded {} on {} in {:.1} s",
         dir.display(),

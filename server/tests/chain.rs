@@ -258,4 +258,38 @@ fn the_tiny_set_made_by_models_tiny_runs_the_whole_chain() {
         );
     }
     assert_eq!(std::fs::metadata(short).unwrap().len(), 44 + 2 * 10 * 640);
+
+    // Quantized Falcon-RW and MusicGen decoder; q4k's 256-weight blocks do not fit tiny rows.
+    let quantized = work.path().join("q.wav");
+    let out = ekphrasis(&[
+        "generate",
+        &painting(),
+        "--models",
+        m,
+        "--quantize",
+        "q8_0",
+        "--seconds",
+        "1",
+        "--out",
+        quantized.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::metadata(quantized).unwrap().len(), 44 + 2 * 32000);
+    let out = ekphrasis(&[
+        "enhance",
+        "--models",
+        m,
+        "--caption",
+        "a sad sea",
+        "--emotion",
+        "sad",
+        "--quantize",
+        "q4k",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("blocks of 256"));
 }

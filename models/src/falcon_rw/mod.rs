@@ -86,6 +86,11 @@ impl FalconRw {
         })
     }
 
+    /// Stores the decoder's weight matrices quantized (see [`Model::quantize`]).
+    pub fn quantize(&mut self, quantization: crate::dense::Quantization) -> Result<()> {
+        Ok(self.model.quantize(quantization)?)
+    }
+
     /// The same model with `tokenizer` (a model built from random weights has none).
     pub fn with_tokenizer(mut self, tokenizer: Tokenizer) -> Self {
         self.tokenizer = Some(Arc::new(tokenizer));

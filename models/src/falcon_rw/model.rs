@@ -14,7 +14,7 @@ use candle_nn::{Embedding, LayerNorm, VarBuilder};
 
 use super::alibi;
 use super::config::Config;
-use crate::dense::Dense;
+use crate::dense::{Dense, Quantization};
 
 /// Positions a fresh key/value cache holds before it grows (by as many again).
 const KV_CACHE_BLOCK: usize = 256;
@@ -253,6 +253,18 @@ impl Model {
     /// Positions in the cache (padding included).
     pub fn cached_len(&self) -> usize {
         self.keys.len()
+    }
+
+    /// Stores every layer's weight matrices and the output head quantized (the embedding lookup
+    /// keeps its float table); on a CPU this cuts what each step reads by 4–7×.
+    pub fn quantize(&mut self, quantization: Quantization) -> Result<()> {
+        for l in &mut self.layers {
+            l.self_attention.query_key_value.quantize(quantization)?;
+            l.self_attention.dense.quantize(quantization)?;
+            l.mlp.dense_h_to_4h.quantize(quantization)?;
+            l.mlp.dense_4h_to_h.quantize(quantization)?;
+        }
+        self.lm_head.quantize(quantization)
     }
 
     /// Bytes of weights one decoder step reads: every layer and the output head (the embedding

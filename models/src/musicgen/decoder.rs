@@ -4,89 +4,17 @@
 //! a GELU feed-forward, then one head per codebook. Keys follow the published checkpoint
 //! (`decoder.model.decoder.*`, `decoder.lm_heads.*`).
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::kv_cache::KvCache;
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder};
+use candle_nn::{Embedding, LayerNorm, VarBuilder};
+
+use crate::dense::Dense;
+pub use crate::dense::Quantization;
 
 use super::config::DecoderConfig;
 
 /// The torch default LayerNorm epsilon, which MusicGen's decoder uses.
 const LAYER_NORM_EPS: f64 = 1e-5;
-
-/// How the decoder's weight matrices are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Quantization {
-    /// 8-bit blocks of 32 (ggml's q8_0).
-    Q8_0,
-    /// 4-bit k-quants in blocks of 256 (ggml's q4_K).
-    Q4K,
-}
-
-impl Quantization {
-    fn ggml(self) -> GgmlDType {
-        match self {
-            Quantization::Q8_0 => GgmlDType::Q8_0,
-            Quantization::Q4K => GgmlDType::Q4K,
-        }
-    }
-}
-
-impl std::str::FromStr for Quantization {
-    type Err = String;
-
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        match text {
-            "q8_0" | "q8" => Ok(Quantization::Q8_0),
-            "q4k" | "q4_k" => Ok(Quantization::Q4K),
-            other => Err(format!("unknown quantization `{other}`: use q8_0 or q4k")),
-        }
-    }
-}
-
-/// A bias-free projection, dense or quantized.
-#[derive(Debug, Clone)]
-enum Proj {
-    Dense(Linear),
-    Quantized(QMatMul),
-}
-
-impl Proj {
-    fn new(input: usize, output: usize, vb: VarBuilder) -> Result<Self> {
-        Ok(Proj::Dense(candle_nn::linear_no_bias(input, output, vb)?))
-    }
-
-    fn quantize(&mut self, quantization: Quantization) -> Result<()> {
-        if let Proj::Dense(linear) = self {
-            let weight = linear.weight().to_dtype(DType::F32)?;
-            let quantized = QTensor::quantize(&weight, quantization.ggml())?;
-            *self = Proj::Quantized(QMatMul::from_qtensor(quantized)?);
-        }
-        Ok(())
-    }
-}
-
-impl Module for Proj {
-    fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        // One matrix product over all rows, so the weights are read once per call (a batched
-        // product would read them once per batch entry).
-        let dims = xs.dims();
-        let rows: usize = dims[..dims.len() - 1].iter().product();
-        let flat = xs.reshape((rows, dims[dims.len() - 1]))?;
-        let out = match self {
-            Proj::Dense(linear) => {
-                match crate::gemv::rows_times_weight_t(&flat, linear.weight())? {
-                    Some(out) => out,
-                    None => flat.matmul(&linear.weight().t()?)?,
-                }
-            }
-            Proj::Quantized(matmul) => matmul.forward(&flat)?,
-        };
-        let mut shape = dims.to_vec();
-        *shape.last_mut().expect("at least one dimension") = out.dim(1)?;
-        out.reshape(shape)
-    }
-}
 
 /// Cross-attention keys and values of one layer, computed once per text.
 #[derive(Debug, Clone)]
@@ -97,10 +25,10 @@ pub struct CrossKv {
 
 #[derive(Debug, Clone)]
 struct Attention {
-    q_proj: Proj,
-    k_proj: Proj,
-    v_proj: Proj,
-    out_proj: Proj,
+    q_proj: Dense,
+    k_proj: Dense,
+    v_proj: Dense,
+    out_proj: Dense,
     num_heads: usize,
     head_dim: usize,
     scale: f64,
@@ -115,7 +43,7 @@ const KV_CACHE_BLOCK: usize = 512;
 impl Attention {
     fn new(cfg: &DecoderConfig, vb: VarBuilder) -> Result<Self> {
         let h = cfg.hidden_size;
-        let linear = |name| Proj::new(h, h, vb.pp(name));
+        let linear = |name| Dense::new(h, h, false, vb.pp(name));
         let head_dim = cfg.head_dim();
         Ok(Self {
             q_proj: linear("q_proj")?,
@@ -212,8 +140,8 @@ struct Layer {
     self_attn_layer_norm: LayerNorm,
     encoder_attn: Attention,
     encoder_attn_layer_norm: LayerNorm,
-    fc1: Proj,
-    fc2: Proj,
+    fc1: Dense,
+    fc2: Dense,
     final_layer_norm: LayerNorm,
 }
 
@@ -226,8 +154,8 @@ impl Layer {
             self_attn_layer_norm: norm("self_attn_layer_norm")?,
             encoder_attn: Attention::new(cfg, vb.pp("encoder_attn"))?,
             encoder_attn_layer_norm: norm("encoder_attn_layer_norm")?,
-            fc1: Proj::new(h, cfg.ffn_dim, vb.pp("fc1"))?,
-            fc2: Proj::new(cfg.ffn_dim, h, vb.pp("fc2"))?,
+            fc1: Dense::new(h, cfg.ffn_dim, false, vb.pp("fc1"))?,
+            fc2: Dense::new(cfg.ffn_dim, h, false, vb.pp("fc2"))?,
             final_layer_norm: norm("final_layer_norm")?,
         })
     }
@@ -256,7 +184,7 @@ pub struct Decoder {
     embed_tokens: Vec<Embedding>,
     layers: Vec<Layer>,
     layer_norm: LayerNorm,
-    lm_heads: Vec<Proj>,
+    lm_heads: Vec<Dense>,
     positions: Tensor,
     embed_scale: f64,
     /// Positions already in the KV cache.
@@ -275,7 +203,7 @@ impl Decoder {
             .map(|i| Layer::new(cfg, inner.pp("layers").pp(i)))
             .collect::<Result<_>>()?;
         let lm_heads = (0..cfg.num_codebooks)
-            .map(|k| Proj::new(h, cfg.vocab_size, vb.pp("lm_heads").pp(k)))
+            .map(|k| Dense::new(h, cfg.vocab_size, false, vb.pp("lm_heads").pp(k)))
             .collect::<Result<_>>()?;
         let positions = sinusoidal_positions(cfg.max_position_embeddings, h, vb.device())?
             .to_dtype(vb.dtype())?;
