@@ -124,13 +124,7 @@ mod tests {
             w1.to_vec2::<f32>().unwrap(),
             other.to_vec2::<f32>().unwrap()
         );
-        let max = w1
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let max = crate::test_util::max_abs(&w1);
         assert!(
             max <= 3f32.sqrt() / 4.0 + 1e-6,
             "scaled by 1/sqrt(fan_in): {max}"
