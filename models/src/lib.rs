@@ -21,7 +21,7 @@
 //!   one error type, naming the file or field at fault; [`device`]: CPU or CUDA, and the dtype.
 //! - [`attention`], [`gemv`]: CPU kernels for one decoder step (attention over the cache read
 //!   in place; the product of a few rows with f32 weights, reading them once); [`dense`]: the
-//!   dense layer of BLIP and Falcon-RW over them.
+//!   dense layer of BLIP, Falcon-RW and MusicGen over them, float or quantized (q8_0, q4k).
 //! - [`random_weights`]: full-size models from a config alone (benchmarks); [`tiny`]: tiny
 //!   random-weight model sets in the real layouts, made in Rust (demos, tests).
 
