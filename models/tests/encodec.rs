@@ -178,10 +178,7 @@ fn random_weights(cfg: &Config, seed: u64) -> HashMap<String, Tensor> {
 }
 
 fn full_size_decoder(seed: u64) -> Decoder {
-    let cfg = read_audio_encoder_config(std::path::Path::new(
-        "/work/shared/real-configs/facebook__musicgen-small/config.json",
-    ))
-    .unwrap_or_else(|_| Config::musicgen_small());
+    let cfg = Config::musicgen_small();
     let vb = VarBuilder::from_tensors(random_weights(&cfg, seed), DType::F32, &Device::Cpu);
     Decoder::new(&cfg, vb).expect("full-size decoder")
 }
@@ -269,24 +266,16 @@ fn configs_parse_and_validate() -> TestResult {
         (tiny.codebook_size, tiny.codebook_dim(), tiny.lstm_dim()),
         (64, 8, 32)
     );
-    let real = PathBuf::from("/work/shared/real-configs/facebook__musicgen-small/config.json");
-    if real.is_file() {
-        let cfg = read_audio_encoder_config(&real)?;
-        cfg.validate()?;
-        assert_eq!(cfg.dtype.as_deref(), Some("float16"));
-        assert_eq!(
-            (cfg.hop_length(), cfg.frame_rate(), cfg.num_codebooks()),
-            (640, 50, 4)
-        );
-        assert_eq!(cfg.lstm_dim(), 1024);
-        assert_eq!(
-            cfg,
-            Config {
-                dtype: cfg.dtype.clone(),
-                ..Config::musicgen_small()
-            }
-        );
-    }
+    // The preset is facebook/musicgen-small's config.json as published (team real-configs).
+    let real = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("presets/musicgen-small.json");
+    let cfg = read_audio_encoder_config(&real)?;
+    cfg.validate()?;
+    assert_eq!(cfg.dtype.as_deref(), Some("float16"));
+    assert_eq!(
+        (cfg.hop_length(), cfg.frame_rate(), cfg.num_codebooks()),
+        (640, 50, 4)
+    );
+    assert_eq!(cfg.lstm_dim(), 1024);
     // Both dtype spellings at once, and unknown fields, are accepted.
     let cfg: Config = serde_json::from_str(
         r#"{"dtype": "float32", "torch_dtype": "float32", "something_new": [1, 2],
