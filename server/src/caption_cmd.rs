@@ -24,9 +24,6 @@ use crate::config::ServeConfig;
 
 use crate::upload;
 
-/// The largest image file read, in bytes.
-pub const MAX_IMAGE_BYTES: u64 = 200_000_000;
-
 /// Flags of `ekphrasis caption`.
 #[derive(Debug, Args)]
 pub struct CaptionArgs {
@@ -63,6 +60,9 @@ pub struct CaptionArgs {
     /// Largest accepted image in pixels.
     #[arg(long, env = "EKPHRASIS_MAX_PIXELS", default_value_t = ServeConfig::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
+    /// Largest accepted image file in bytes.
+    #[arg(long, default_value_t = upload::MAX_FILE_BYTES)]
+    pub max_bytes: u64,
 }
 
 /// The emotion named on the command line, in any case.
@@ -78,23 +78,6 @@ fn parse_emotion(name: &str) -> anyhow::Result<Emotion> {
 }
 
 /// Reads and checks the image as an upload would be checked.
-fn read_image(path: &PathBuf, max_pixels: u64) -> anyhow::Result<image::DynamicImage> {
-    let size = std::fs::metadata(path)
-        .with_context(|| format!("{}: cannot read the image", path.display()))?
-        .len();
-    if size > MAX_IMAGE_BYTES {
-        anyhow::bail!(
-            "{}: the file is {size} bytes; the most accepted is {MAX_IMAGE_BYTES}",
-            path.display()
-        );
-    }
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("{}: cannot read the image", path.display()))?;
-    let inspected = upload::inspect(&bytes, max_pixels)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(inspected.image)
-}
-
 /// The caption options the flags ask for.
 fn options(args: &CaptionArgs) -> CaptionOptions {
     let decoding = match (args.greedy, args.num_beams) {
@@ -136,7 +119,7 @@ pub fn run(args: CaptionArgs) -> anyhow::Result<()> {
         (None, None) => None,
     };
     let options = options(&args);
-    let image = read_image(&args.image, args.max_pixels)?;
+    let image = upload::read_file(&args.image, args.max_bytes, args.max_pixels)?;
     let device = args.device.parse::<DeviceChoice>()?.open()?;
     let dir = crate::catalog::locate(
         &crate::catalog::BLIP,

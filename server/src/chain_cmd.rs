@@ -53,6 +53,9 @@ pub struct ChainModels {
     /// Largest accepted image in pixels (width × height).
     #[arg(long, default_value_t = ServeConfig::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
+    /// Largest accepted image file in bytes.
+    #[arg(long, default_value_t = upload::MAX_FILE_BYTES)]
+    pub max_bytes: u64,
     /// Store Falcon-RW's and MusicGen's decoder weights quantized (q8_0 or q4k): several times
     /// faster on a CPU, at a small cost in quality (`ekphrasis bench enhance|compose --quantize`).
     #[arg(long)]
@@ -110,7 +113,7 @@ fn parse_variant(text: &str) -> Result<Variant, String> {
 
 /// Runs `ekphrasis describe`.
 pub fn describe(args: DescribeArgs) -> anyhow::Result<()> {
-    let image = read_image(&args.image, args.chain.max_pixels)?;
+    let image = upload::read_file(&args.image, args.chain.max_bytes, args.chain.max_pixels)?;
     let seed = args.seed.unwrap_or_else(rand::random);
     let request = request(Variant::Lyrical, 1, seed);
     let mut pipeline = load(&args.chain, Variant::Lyrical, false)?;
@@ -134,7 +137,7 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
              (give --optimized-musicgen DIR, or choose another variant)"
         );
     }
-    let image = read_image(&args.image, args.chain.max_pixels)?;
+    let image = upload::read_file(&args.image, args.chain.max_bytes, args.chain.max_pixels)?;
     let seed = args.seed.unwrap_or_else(rand::random);
     if args.seed.is_none() {
         eprintln!("seed {seed}");
@@ -195,14 +198,6 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         println!("{value}");
     }
     Ok(())
-}
-
-fn read_image(path: &std::path::Path, max_pixels: u64) -> anyhow::Result<image::DynamicImage> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("{}: cannot read the image", path.display()))?;
-    upload::inspect(&bytes, max_pixels)
-        .map(|inspected| inspected.image)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// The paper's settings: greedy captions, a sampled two-line description, MusicGen with top-k

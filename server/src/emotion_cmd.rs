@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 use ekphrasis_models::clip_zero_shot::ClipZeroShot;
 use ekphrasis_models::device::DeviceChoice;
@@ -84,7 +84,11 @@ pub enum LabellerSource {
 
 /// Runs the command.
 pub fn run(args: EmotionArgs) -> anyhow::Result<()> {
-    let image = read_image(&args.image, args.max_bytes, args.max_pixels)?;
+    let image = to_rgb(&upload::read_file(
+        &args.image,
+        args.max_bytes as u64,
+        args.max_pixels,
+    )?);
     let source = choose(&args)?;
     let device = args.device.parse::<DeviceChoice>()?.open()?;
     let labeller = load(&source, &device)?;
@@ -176,23 +180,6 @@ pub fn load(source: &LabellerSource, device: &candle_core::Device) -> anyhow::Re
             )?)))
         }
     }
-}
-
-/// Reads an image file with the upload checks (size, format, pixel count, EXIF orientation) and
-/// turns it into 8-bit RGB.
-pub fn read_image(path: &Path, max_bytes: usize, max_pixels: u64) -> anyhow::Result<RgbImage> {
-    let len = std::fs::metadata(path)
-        .with_context(|| format!("{}: cannot read the image", path.display()))?
-        .len();
-    if len > max_bytes as u64 {
-        bail!(
-            "{}: the file is {len} bytes; the most accepted is {max_bytes} (--max-bytes)",
-            path.display()
-        );
-    }
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("{}: cannot read the image", path.display()))?;
-    decode_rgb(&bytes, max_pixels).map_err(|why| anyhow::anyhow!("{}: {why}", path.display()))
 }
 
 /// Decodes image bytes with the upload checks into 8-bit RGB, or says why not.

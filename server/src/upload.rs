@@ -3,6 +3,9 @@
 //! bombs), a full decode with memory limits, and the EXIF orientation applied to the size.
 
 use std::io::Cursor;
+use std::path::Path;
+
+use anyhow::Context;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
 
@@ -26,6 +29,27 @@ pub enum UploadError {
     TooManyPixels { width: u32, height: u32, max: u64 },
     #[error("the image could not be decoded: {0}")]
     Undecodable(String),
+}
+
+/// The largest image file the command line reads by default (`--max-bytes`); uploads have their
+/// own, smaller limit.
+pub const MAX_FILE_BYTES: u64 = 200_000_000;
+
+/// Reads an image file with the same checks as an upload (size first, then [`inspect`]); errors
+/// name the file.
+pub fn read_file(path: &Path, max_bytes: u64, max_pixels: u64) -> anyhow::Result<DynamicImage> {
+    let cannot_read = || format!("{}: cannot read the image", path.display());
+    let len = std::fs::metadata(path).with_context(cannot_read)?.len();
+    if len > max_bytes {
+        anyhow::bail!(
+            "{}: the file is {len} bytes; the most accepted is {max_bytes} (--max-bytes)",
+            path.display()
+        );
+    }
+    let bytes = std::fs::read(path).with_context(cannot_read)?;
+    inspect(&bytes, max_pixels)
+        .map(|inspected| inspected.image)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// Checks and decodes an upload.
