@@ -54,8 +54,6 @@ enum Weight {
 pub struct Dense {
     weight: Weight,
     bias: Option<Tensor>,
-    /// (out, in)
-    dims: (usize, usize),
 }
 
 impl Dense {
@@ -68,18 +66,16 @@ impl Dense {
 
     /// A layer from given tensors (a tied head).
     pub fn from_weights(weight: Tensor, bias: Option<Tensor>) -> Self {
-        let dims = weight.dims2().unwrap_or((0, 0));
         Self {
             weight: Weight::Float(weight),
             bias,
-            dims,
         }
     }
 
     /// Stores the weight matrix quantized (a no-op when it already is); the bias stays.
     pub fn quantize(&mut self, quantization: Quantization) -> Result<()> {
         if let Weight::Float(weight) = &self.weight {
-            let (block, input) = (quantization.block_len(), self.dims.1);
+            let (block, input) = (quantization.block_len(), weight.dim(1)?);
             if input % block != 0 {
                 candle_core::bail!(
                     "{quantization:?} stores rows in blocks of {block} weights, and this model's \
@@ -101,7 +97,9 @@ impl Dense {
         let weight = match &self.weight {
             Weight::Float(w) => w.elem_count() * w.dtype().size_in_bytes(),
             Weight::Quantized(QMatMul::QTensor(q)) => q.storage_size_in_bytes(),
-            Weight::Quantized(_) => self.dims.0 * self.dims.1 * 4,
+            Weight::Quantized(QMatMul::Tensor(w) | QMatMul::TensorF16(w)) => {
+                w.elem_count() * w.dtype().size_in_bytes()
+            }
         };
         weight + bias
     }

@@ -97,7 +97,10 @@ pub const MUSICGEN: Checkpoint = Checkpoint {
     role: "musicgen",
     purpose: "music",
     hub_id: "facebook/musicgen-small",
-    files: hub::MUSICGEN,
+    files: Files {
+        required: &["config.json", "tokenizer.json"],
+        weights: WEIGHTS,
+    },
     model_type: "musicgen",
     sentinels: &["decoder.lm_heads.0.weight", "text_encoder.shared.weight"],
     licence: "CC-BY-NC-4.0",

@@ -14,12 +14,6 @@ pub struct Files<'a> {
     pub weights: &'a [&'a str],
 }
 
-/// MusicGen's files.
-pub const MUSICGEN: Files<'static> = Files {
-    required: &["config.json", "tokenizer.json"],
-    weights: &["model.safetensors", "pytorch_model.bin"],
-};
-
 /// A local directory for `spec`: the directory itself, or the cached snapshot of a hub id.
 pub fn resolve(spec: &str, files: &Files<'_>) -> anyhow::Result<PathBuf> {
     let path = Path::new(spec);
@@ -101,6 +95,11 @@ fn download(id: &str, files: &Files<'_>) -> anyhow::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const MUSICGEN: Files<'static> = Files {
+        required: &["config.json", "tokenizer.json"],
+        weights: &["model.safetensors", "pytorch_model.bin"],
+    };
 
     #[test]
     fn tells_hub_ids_from_paths() {
