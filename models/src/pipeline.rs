@@ -176,13 +176,7 @@ impl Pipeline {
         cancel: &AtomicBool,
     ) -> Result<Outcome> {
         let composer_missing = match request.variant {
-            Variant::Optimized => self.models.optimized.is_none().then(|| {
-                Error::Input(
-                    "the optimized variant needs a fine-tuned MusicGen checkpoint, and none is \
-                     configured (give --optimized-musicgen DIR, or choose another variant)"
-                        .into(),
-                )
-            }),
+            Variant::Optimized => self.models.optimized.is_none().then(no_fine_tuned_musicgen),
             _ => self
                 .models
                 .musicgen
@@ -275,6 +269,15 @@ fn compose(
         on_event(Event::Audio(&tail));
     }
     Ok((codes, samples))
+}
+
+/// Why the optimized variant cannot run: no fine-tuned MusicGen is configured.
+pub fn no_fine_tuned_musicgen() -> Error {
+    Error::Input(
+        "the optimized variant needs a fine-tuned MusicGen checkpoint, and none is configured \
+         (give --optimized-musicgen DIR, or choose another variant)"
+            .into(),
+    )
 }
 
 fn missing(stage: &str, model: &str) -> Error {

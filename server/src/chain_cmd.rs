@@ -132,10 +132,8 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
         anyhow::bail!("--seconds must be between 1 and 120, not {seconds}");
     }
     if args.variant == Variant::Optimized && args.chain.optimized_musicgen.is_none() {
-        anyhow::bail!(
-            "the optimized variant needs a fine-tuned MusicGen checkpoint, and none is configured \
-             (give --optimized-musicgen DIR, or choose another variant)"
-        );
+        // Refused before any model loads.
+        return Err(pipeline::no_fine_tuned_musicgen().into());
     }
     let image = upload::read_file(&args.image, args.chain.max_bytes, args.chain.max_pixels)?;
     let seed = args.seed.unwrap_or_else(rand::random);
