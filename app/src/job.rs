@@ -161,7 +161,7 @@ impl Job {
     pub fn apply(&mut self, message: ServerMsg) {
         match message {
             // The connection checks the handshake.
-            ServerMsg::Hello { .. } => {}
+            ServerMsg::Hello { .. } | ServerMsg::Described { .. } => {}
             ServerMsg::Accepted {
                 job,
                 position,
@@ -205,6 +205,7 @@ impl Job {
                 track,
                 share_path,
                 seconds,
+                ..
             } => {
                 if self.owns(job) {
                     self.phase = Phase::Done(Finished {
@@ -387,6 +388,7 @@ mod tests {
             track: TrackId::from_bits(5),
             share_path: "/t/x".to_owned(),
             seconds: 15.0,
+            reused: false,
         });
         assert!(!job.is_active());
         assert_eq!(job.phase.words(), "Finished: 15.0 s of music.");

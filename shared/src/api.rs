@@ -1,9 +1,11 @@
-//! Bodies of the HTTP API: uploads, health and errors.
+//! Bodies of the HTTP API: uploads, health, tracks, the gallery and errors.
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::ImageId;
+use crate::domain::{Emotion, EmotionProbabilities, Variant};
+use crate::ids::{GalleryId, ImageId, TrackId};
 use crate::protocol::ErrorCode;
+use crate::request::Settings;
 
 /// Body of every HTTP error response.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,6 +43,79 @@ pub struct Health {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ModelsStatus {
-    Ready,
-    Unavailable { reason: String },
+    Ready {
+        /// True when the server runs the tiny random-weight demo models (no real weights were
+        /// found): the chain works end to end, but the music is noise.
+        #[serde(default)]
+        demo: bool,
+        /// The variants this server can run (optimized needs a fine-tuned MusicGen).
+        #[serde(default)]
+        variants: Vec<Variant>,
+    },
+    Unavailable {
+        reason: String,
+    },
+}
+
+/// A finished track: `GET /api/tracks/{id}`, and the data of the share page `/t/{id}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrackInfo {
+    pub id: TrackId,
+    /// The share page, `/t/{id}`.
+    pub share_path: String,
+    /// The settings it was made with (the seed included), so it can be made again.
+    pub settings: Settings,
+    /// The painting: `/api/images/{sha256}`.
+    pub image_url: String,
+    /// The gallery item it was made from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gallery: Option<GalleryId>,
+    pub emotion: Emotion,
+    pub probabilities: EmotionProbabilities,
+    /// `resnet-bigru` or `clip-zero-shot`.
+    pub labeller: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caption: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The text MusicGen was conditioned on.
+    pub music_text: String,
+    pub sample_rate: u32,
+    /// Length of the audio, in seconds.
+    pub seconds: f32,
+    /// The audio as 16-bit WAV (supports HTTP range requests).
+    pub wav_url: String,
+    /// The audio in a compressed format (MP3).
+    pub compressed_url: String,
+    /// Which model checkpoint produced each stage (role → revision).
+    pub model_revisions: std::collections::BTreeMap<String, String>,
+    /// True when the tiny demo models made it.
+    #[serde(default)]
+    pub demo: bool,
+    /// Seconds since 1970-01-01 UTC.
+    pub created_at: i64,
+}
+
+/// One painting of the gallery: `GET /api/gallery` answers a list of them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GalleryItem {
+    pub id: GalleryId,
+    pub title: String,
+    pub artist: String,
+    /// Year or period as written in `gallery.toml` (e.g. `1889`, `c. 1665`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub year: Option<String>,
+    /// Where the image comes from.
+    pub credit: String,
+    /// Its licence (e.g. `CC0-1.0`, `public domain`).
+    pub licence: String,
+    /// The painting: `/api/images/{sha256}`.
+    pub image_url: String,
+    /// Width and height in pixels.
+    pub width: u32,
+    pub height: u32,
+    /// The pre-rendered track (`ekphrasis gallery render`), when there is one for the models
+    /// this server runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub track: Option<TrackId>,
 }

@@ -27,6 +27,10 @@ pub enum ClientMsg {
     },
     /// Make music from a painting.
     Generate(GenerateRequest),
+    /// Run only the stages before composing (emotion, caption, description), so the person can
+    /// read and edit the description; answered by stage messages and `described`. Nothing is
+    /// stored. A later `generate` with `description` set composes from the edited text.
+    Describe(GenerateRequest),
     /// Stop this connection's job, if it has one.
     Cancel,
 }
@@ -72,7 +76,13 @@ pub enum ServerMsg {
         /// Path of the track's share page, e.g. `/t/{track}`.
         share_path: String,
         seconds: f32,
+        /// True when an identical earlier request's stored track was returned instead of
+        /// composing again (its stages and audio are sent just the same).
+        #[serde(default)]
+        reused: bool,
     },
+    /// A `describe` job finished: every stage its variant needs has reported.
+    Described { job: JobId },
     /// Something went wrong; `job` is set when it concerns one.
     Error {
         code: ErrorCode,

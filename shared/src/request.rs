@@ -33,6 +33,10 @@ pub struct GenerateRequest {
     /// Classifier-free guidance scale, 1 (none) to 10; defaults to 3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guidance: Option<f32>,
+    /// A musical description the person wrote or edited, used instead of the language model's
+    /// (lyrical and optimized variants): 1 to 1000 characters after trimming.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 impl GenerateRequest {
@@ -46,6 +50,7 @@ impl GenerateRequest {
             top_k: None,
             temperature: None,
             guidance: None,
+            description: None,
         }
     }
 
@@ -69,6 +74,25 @@ impl GenerateRequest {
             Some(seed) => seed,
             None => pick_seed() & Settings::MAX_SEED,
         };
+        let description = match self.description.as_deref().map(str::trim) {
+            None => None,
+            Some("") => {
+                return Err(RequestError {
+                    field: "description",
+                    message: "is empty".into(),
+                });
+            }
+            Some(text) if text.chars().count() > Settings::MAX_DESCRIPTION_CHARS => {
+                return Err(RequestError {
+                    field: "description",
+                    message: format!(
+                        "is longer than {} characters",
+                        Settings::MAX_DESCRIPTION_CHARS
+                    ),
+                });
+            }
+            Some(text) => Some(text.to_owned()),
+        };
         Ok(Settings {
             image: self.image.clone(),
             variant: self.variant.unwrap_or_default(),
@@ -77,6 +101,7 @@ impl GenerateRequest {
             top_k,
             temperature,
             guidance,
+            description,
         })
     }
 }
@@ -92,6 +117,9 @@ pub struct Settings {
     pub top_k: u32,
     pub temperature: f32,
     pub guidance: f32,
+    /// The person's own musical description (trimmed), when they gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 impl Settings {
@@ -105,6 +133,8 @@ impl Settings {
     pub const GUIDANCE: RangeInclusive<f32> = 1.0..=10.0;
     /// Largest seed: JavaScript's largest exact integer.
     pub const MAX_SEED: u64 = (1 << 53) - 1;
+    /// Longest accepted description, in characters.
+    pub const MAX_DESCRIPTION_CHARS: usize = 1000;
     /// MusicGen's EnCodec frames per second.
     pub const FRAMES_PER_SECOND: u32 = 50;
 
@@ -197,7 +227,7 @@ mod tests {
     #[test]
     fn out_of_range_values_name_their_field() {
         type Change = fn(&mut GenerateRequest);
-        let cases: [(Change, &str); 8] = [
+        let cases: [(Change, &str); 9] = [
             (|r| r.seconds = Some(0.5), "seconds"),
             (|r| r.seconds = Some(121.0), "seconds"),
             (|r| r.seconds = Some(f32::NAN), "seconds"),
@@ -206,6 +236,7 @@ mod tests {
             (|r| r.temperature = Some(0.0), "temperature"),
             (|r| r.guidance = Some(f32::INFINITY), "guidance"),
             (|r| r.seed = Some(u64::MAX), "seed"),
+            (|r| r.description = Some("  ".into()), "description"),
         ];
         for (change, field) in cases {
             let mut r = request();

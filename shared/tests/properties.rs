@@ -21,16 +21,20 @@ fn generate_request() -> impl Strategy<Value = GenerateRequest> {
         proptest::option::of(any::<u32>()),
         proptest::option::of(-10.0f32..10.0),
         proptest::option::of(-10.0f32..20.0),
+        proptest::option::of("\\PC{0,1200}"),
     )
         .prop_map(
-            |(image, variant, seconds, seed, top_k, temperature, guidance)| GenerateRequest {
-                image,
-                variant,
-                seconds,
-                seed,
-                top_k,
-                temperature,
-                guidance,
+            |(image, variant, seconds, seed, top_k, temperature, guidance, description)| {
+                GenerateRequest {
+                    image,
+                    variant,
+                    seconds,
+                    seed,
+                    top_k,
+                    temperature,
+                    guidance,
+                    description,
+                }
             },
         )
 }

@@ -78,7 +78,9 @@ fn server_messages() -> Vec<ServerMsg> {
             track: TrackId::from_bits(77),
             share_path: format!("/t/{}", TrackId::from_bits(77)),
             seconds: 15.0,
+            reused: false,
         },
+        ServerMsg::Described { job },
         ServerMsg::Error {
             code: ErrorCode::ModelsUnavailable,
             message: "no models".into(),
@@ -108,11 +110,13 @@ fn client_messages_round_trip() {
     full.top_k = Some(50);
     full.temperature = Some(0.9);
     full.guidance = Some(4.0);
+    full.description = Some("slow strings in a minor key".into());
     for msg in [
         ClientMsg::Hello {
             protocol: 1,
             agent: "t".into(),
         },
+        ClientMsg::Describe(full.clone()),
         ClientMsg::Generate(full),
         ClientMsg::Cancel,
     ] {

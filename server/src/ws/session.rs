@@ -202,7 +202,7 @@ impl Session {
                 self.error(ErrorCode::MalformedMessage, "the handshake is already done")
                     .await;
             }
-            Ok(ClientMsg::Generate(request)) => {
+            Ok(ClientMsg::Generate(request) | ClientMsg::Describe(request)) => {
                 let answer = self.generate(&request);
                 self.send(answer).await;
             }
