@@ -101,7 +101,7 @@ pub struct GenerateArgs {
     pub chain: ChainModels,
 }
 
-fn parse_variant(text: &str) -> Result<Variant, String> {
+pub(crate) fn parse_variant(text: &str) -> Result<Variant, String> {
     Variant::ALL
         .into_iter()
         .find(|v| v.as_str() == text)
