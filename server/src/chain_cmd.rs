@@ -10,18 +10,17 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use ekphrasis_models::blip::{Blip, CaptionOptions};
-use ekphrasis_models::device::{DeviceChoice, compute_dtype};
-use ekphrasis_models::falcon_rw::{self, FalconRw};
-use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Quantization, Sampling};
-use ekphrasis_models::pipeline::{self, Described, Event, Models, Pipeline, Request};
+use ekphrasis_models::device::DeviceChoice;
+use ekphrasis_models::musicgen::{GenerateOptions, Quantization, Sampling};
+use ekphrasis_models::pipeline::{self, Described, Event, Pipeline, Request};
 use ekphrasis_shared::domain::Variant;
 use serde_json::{Value, json};
 
 use crate::catalog::{self, Checkpoint};
 use crate::config::ServeConfig;
 use crate::emotion_cmd::{self, ReadingJson};
-use crate::{upload, wav};
+use crate::model_set::{LoadOptions, ModelDirs};
+use crate::{chain_request, upload, wav};
 
 /// Where the chain's models come from (each flag is a directory or a hub id).
 #[derive(Debug, Args)]
@@ -198,88 +197,45 @@ pub fn generate(args: GenerateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The paper's settings: greedy captions, a sampled two-line description, MusicGen with top-k
-/// 250, temperature 1 and guidance 3; one seed for every sampler.
+/// The paper's settings for the command line: MusicGen's default sampling (top-k 250,
+/// temperature 1, guidance 3).
 fn request(variant: Variant, frames: usize, seed: u64) -> Request {
-    Request {
-        variant,
-        caption: CaptionOptions::default(),
-        describe: falcon_rw::GenerateOptions {
-            seed,
-            ..falcon_rw::GenerateOptions::default()
-        },
-        compose: GenerateOptions {
-            frames,
-            sampling: Sampling::DEFAULT,
-            seed,
-            ..GenerateOptions::default()
-        },
-        description: None,
-    }
+    let guidance = GenerateOptions::default().guidance;
+    chain_request::build(variant, frames, Sampling::DEFAULT, guidance, seed, None)
 }
 
 /// Loads the models `variant` needs (MusicGen only when `compose`).
 fn load(chain: &ChainModels, variant: Variant, compose: bool) -> anyhow::Result<Pipeline> {
-    let device = chain.device.parse::<DeviceChoice>()?.open()?;
-    let dtype = compute_dtype(&device);
     let models_dir = chain.models.as_deref();
     let locate = |checkpoint: &Checkpoint, flag: &Option<String>| {
         catalog::locate(checkpoint, flag.as_deref(), models_dir)
     };
-    let source = emotion_cmd::choose_source(
-        chain.emotion_model.as_deref(),
-        chain.clip.as_deref(),
-        models_dir,
-    );
-    let labeller = emotion_cmd::load(&source, &device)?;
     let (want_caption, want_description) = pipeline::needs(variant);
-    let blip = if want_caption {
-        let dir = locate(&catalog::BLIP, &chain.blip)?;
-        Some(Blip::load(&dir, &device, dtype)?)
-    } else {
-        None
+    let optimized = compose && variant == Variant::Optimized;
+    let dirs = ModelDirs {
+        labeller: emotion_cmd::choose_source(
+            chain.emotion_model.as_deref(),
+            chain.clip.as_deref(),
+            models_dir,
+        ),
+        blip: want_caption
+            .then(|| locate(&catalog::BLIP, &chain.blip))
+            .transpose()?,
+        falcon: want_description
+            .then(|| locate(&catalog::FALCON, &chain.falcon))
+            .transpose()?,
+        musicgen: (compose && !optimized)
+            .then(|| locate(&catalog::MUSICGEN, &chain.musicgen))
+            .transpose()?,
+        optimized: match (&chain.optimized_musicgen, optimized) {
+            (Some(spec), true) => Some(crate::hub::resolve(spec, &catalog::MUSICGEN.files)?),
+            _ => None,
+        },
     };
-    let falcon = if want_description {
-        let dir = locate(&catalog::FALCON, &chain.falcon)?;
-        let mut falcon = FalconRw::load(&dir, &device, dtype)?;
-        if let Some(quantization) = chain.quantize {
-            falcon.quantize(quantization)?;
-        }
-        Some(falcon)
-    } else {
-        None
-    };
-    let musicgen = if compose && variant != Variant::Optimized {
-        let dir = locate(&catalog::MUSICGEN, &chain.musicgen)?;
-        let mut musicgen = MusicGen::load(&dir, &device, dtype)?;
-        if let Some(quantization) = chain.quantize {
-            musicgen.quantize_decoder(quantization)?;
-        }
-        Some(musicgen)
-    } else {
-        None
-    };
-    let optimized = match (
-        &chain.optimized_musicgen,
-        compose && variant == Variant::Optimized,
-    ) {
-        (Some(spec), true) => {
-            let dir = crate::hub::resolve(spec, &catalog::MUSICGEN.files)?;
-            let mut musicgen = MusicGen::load(&dir, &device, dtype)?;
-            if let Some(quantization) = chain.quantize {
-                musicgen.quantize_decoder(quantization)?;
-            }
-            Some(musicgen)
-        }
-        _ => None,
-    };
-    Ok(Pipeline::new(Models {
-        labeller,
-        blip,
-        falcon,
-        musicgen,
-        optimized,
-    }))
+    dirs.load(&LoadOptions {
+        device: chain.device.parse::<DeviceChoice>()?,
+        quantize: chain.quantize,
+    })
 }
 
 /// Stage results as lines on stderr (stdout stays for `--json`).

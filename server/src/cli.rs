@@ -13,6 +13,7 @@ use crate::compose::ComposeArgs;
 use crate::config::{ConfigError, ConfigFile, ServeConfig};
 use crate::emotion_cmd::EmotionArgs;
 use crate::enhance_cmd::EnhanceArgs;
+use crate::gallery_cmd::GalleryCommand;
 use crate::models_cmd::ModelsCommand;
 use crate::train_cmd::TrainCommand;
 
@@ -50,6 +51,9 @@ pub enum Command {
     /// Download the default models, or write tiny ones for offline demos.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// The gallery: pre-render a track for every painting.
+    #[command(subcommand)]
+    Gallery(GalleryCommand),
 }
 
 /// Flags of `ekphrasis serve`.
@@ -73,6 +77,38 @@ pub struct ServeArgs {
     /// Largest accepted image in pixels [default: 50000000].
     #[arg(long, env = "EKPHRASIS_MAX_PIXELS")]
     pub max_pixels: Option<u64>,
+    /// Where image and audio files go: a folder, or with the `s3` build feature an
+    /// object-store URL such as s3://bucket/prefix [default: DATA/blobs].
+    #[arg(long, env = "EKPHRASIS_STORE")]
+    pub store: Option<String>,
+    /// Gallery folder with gallery.toml [default: public/gallery].
+    #[arg(long, env = "EKPHRASIS_GALLERY")]
+    pub gallery: Option<PathBuf>,
+    /// Run the tiny demo models (their music is noise) even when real models are present.
+    #[arg(long, env = "EKPHRASIS_DEMO")]
+    pub demo: bool,
+    /// The fine-tuned MusicGen of the optimized variant (a checkpoint directory).
+    #[arg(long, env = "EKPHRASIS_OPTIMIZED_MUSICGEN")]
+    pub optimized_musicgen: Option<PathBuf>,
+    /// auto, cpu, cuda or cuda:N [default: auto].
+    #[arg(long, env = "EKPHRASIS_DEVICE")]
+    pub device: Option<String>,
+    /// Store Falcon-RW's and MusicGen's decoder weights quantized: q8_0 or q4k.
+    #[arg(long, env = "EKPHRASIS_QUANTIZE")]
+    pub quantize: Option<String>,
+    /// Copies of the models, each running one job at a time [default: 1].
+    #[arg(long, env = "EKPHRASIS_WORKERS")]
+    pub workers: Option<usize>,
+    /// Jobs that may wait for a worker [default: 32].
+    #[arg(long, env = "EKPHRASIS_QUEUE_CAPACITY")]
+    pub queue_capacity: Option<usize>,
+    /// The longest a job may run, in seconds [default: 900].
+    #[arg(long, env = "EKPHRASIS_JOB_TIMEOUT_SECS")]
+    pub job_timeout_secs: Option<u64>,
+    /// The address people reach this server at, for share-link previews
+    /// [default: from each request's Host header].
+    #[arg(long, env = "EKPHRASIS_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// TOML file with any of the settings above (flags and environment win over it).
     #[arg(long, env = "EKPHRASIS_CONFIG")]
     pub config: Option<PathBuf>,
@@ -102,6 +138,34 @@ impl ServeArgs {
                 .max_pixels
                 .or(file.max_pixels)
                 .unwrap_or(defaults.max_pixels),
+            store: self.store.or(file.store),
+            gallery: self.gallery.or(file.gallery).unwrap_or(defaults.gallery),
+            demo: self.demo || file.demo.unwrap_or(false),
+            optimized_musicgen: self.optimized_musicgen.or(file.optimized_musicgen),
+            device: match self.device.or(file.device) {
+                Some(text) => text
+                    .parse()
+                    .map_err(|e| ConfigError::Invalid(format!("device: {e}")))?,
+                None => defaults.device,
+            },
+            quantize: self
+                .quantize
+                .or(file.quantize)
+                .map(|text| text.parse().map_err(ConfigError::Invalid))
+                .transpose()?,
+            workers: self.workers.or(file.workers).unwrap_or(defaults.workers),
+            queue_capacity: self
+                .queue_capacity
+                .or(file.queue_capacity)
+                .unwrap_or(defaults.queue_capacity),
+            job_timeout_secs: self
+                .job_timeout_secs
+                .or(file.job_timeout_secs)
+                .unwrap_or(defaults.job_timeout_secs),
+            public_url: self
+                .public_url
+                .or(file.public_url)
+                .map(|url| url.trim_end_matches('/').to_owned()),
         };
         config.validate()?;
         Ok(config)

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use ekphrasis_models::device::DeviceChoice;
+use ekphrasis_models::musicgen::Quantization;
 use serde::Deserialize;
 
 /// Everything `ekphrasis serve` needs, complete and checked.
@@ -21,6 +23,28 @@ pub struct ServeConfig {
     pub max_upload_bytes: usize,
     /// Largest accepted image, in pixels (width × height), against decompression bombs.
     pub max_pixels: u64,
+    /// Where image and audio files go: a folder or (with the `s3` feature) an object-store URL;
+    /// `None`: `data/blobs`.
+    pub store: Option<String>,
+    /// The gallery folder (with `gallery.toml`).
+    pub gallery: PathBuf,
+    /// Run the tiny demo models even when real ones are present.
+    pub demo: bool,
+    /// The fine-tuned MusicGen of the optimized variant.
+    pub optimized_musicgen: Option<PathBuf>,
+    /// Where the models run.
+    pub device: DeviceChoice,
+    /// Falcon-RW's and MusicGen's decoder weights quantized (faster on a CPU).
+    pub quantize: Option<Quantization>,
+    /// Copies of the models, each running one job at a time.
+    pub workers: usize,
+    /// Jobs that may wait for a worker.
+    pub queue_capacity: usize,
+    /// The longest a job may run, in seconds.
+    pub job_timeout_secs: u64,
+    /// The address people reach the server at (`https://music.example.org`), for the absolute
+    /// links of share previews; by default taken from each request's Host header.
+    pub public_url: Option<String>,
 }
 
 impl ServeConfig {
@@ -30,6 +54,12 @@ impl ServeConfig {
     pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 20_000_000;
     /// Default pixel limit: 50 megapixels.
     pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
+    /// Default gallery folder, as the repository ships it.
+    pub const DEFAULT_GALLERY: &str = "public/gallery";
+    /// Default number of waiting jobs.
+    pub const DEFAULT_QUEUE_CAPACITY: usize = 32;
+    /// Default job time limit: 15 minutes (two minutes of music on a CPU, f32, fits).
+    pub const DEFAULT_JOB_TIMEOUT_SECS: u64 = 900;
 
     /// Settings for a data folder, with every other value at its default.
     pub fn with_data(data: impl Into<PathBuf>) -> Self {
@@ -40,6 +70,16 @@ impl ServeConfig {
             static_dir: PathBuf::from("dist"),
             max_upload_bytes: Self::DEFAULT_MAX_UPLOAD_BYTES,
             max_pixels: Self::DEFAULT_MAX_PIXELS,
+            store: None,
+            gallery: PathBuf::from(Self::DEFAULT_GALLERY),
+            demo: false,
+            optimized_musicgen: None,
+            device: DeviceChoice::Auto,
+            quantize: None,
+            workers: 1,
+            queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
+            job_timeout_secs: Self::DEFAULT_JOB_TIMEOUT_SECS,
+            public_url: None,
         }
     }
 
@@ -52,6 +92,24 @@ impl ServeConfig {
         }
         if self.max_pixels == 0 {
             return Err(ConfigError::Invalid("max_pixels must be above 0".into()));
+        }
+        if !(1..=64).contains(&self.workers) {
+            return Err(ConfigError::Invalid(format!(
+                "workers must be between 1 and 64, got {}",
+                self.workers
+            )));
+        }
+        if self.job_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "job_timeout_secs must be above 0".into(),
+            ));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "public_url must start with http:// or https://, got {url}"
+            )));
         }
         Ok(())
     }
@@ -67,6 +125,16 @@ pub struct ConfigFile {
     pub static_dir: Option<PathBuf>,
     pub max_upload_bytes: Option<usize>,
     pub max_pixels: Option<u64>,
+    pub store: Option<String>,
+    pub gallery: Option<PathBuf>,
+    pub demo: Option<bool>,
+    pub optimized_musicgen: Option<PathBuf>,
+    pub device: Option<String>,
+    pub quantize: Option<String>,
+    pub workers: Option<usize>,
+    pub queue_capacity: Option<usize>,
+    pub job_timeout_secs: Option<u64>,
+    pub public_url: Option<String>,
 }
 
 impl ConfigFile {

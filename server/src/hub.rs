@@ -36,6 +36,18 @@ pub fn resolve(spec: &str, files: &Files<'_>) -> anyhow::Result<PathBuf> {
     })
 }
 
+/// A local directory for `spec` without touching the network: the directory itself, or the
+/// cached snapshot of a hub id when every needed file is in the cache.
+pub fn cached_only(spec: &str, files: &Files<'_>) -> Option<PathBuf> {
+    let path = Path::new(spec);
+    if path.is_dir() {
+        return Some(path.to_path_buf());
+    }
+    looks_like_hub_id(spec)
+        .then(|| cached(&Cache::from_env(), spec, files))
+        .flatten()
+}
+
 fn looks_like_hub_id(spec: &str) -> bool {
     let mut parts = spec.split('/');
     let (Some(owner), Some(name), None) = (parts.next(), parts.next(), parts.next()) else {

@@ -10,15 +10,21 @@
 //!   audio).
 //! - [`catalog`]: the default checkpoint of each model role and where a role's directory comes
 //!   from; [`hub`]: checkpoint directories from paths or Hugging Face hub ids.
-//! - [`wav`]: writing 16-bit PCM WAV files.
+//! - [`wav`]: 16-bit PCM WAV files; [`ogg`]: the compressed download (Ogg Vorbis).
 //! - [`config`]: serve settings from flags, environment variables and an optional TOML file.
+//! - [`model_set`]: which checkpoint each role uses (flags, `--models`, the cache, the demo
+//!   models), their revisions, loading them; [`chain_request`]: the pipeline request for a piece.
+//! - [`jobs`]: the model runtime: worker threads owning the models, the bounded queue, one
+//!   driver per job (messages, audio frames, time limit, recording the track).
+//! - [`gallery`]: the gallery folder and its manifest; [`gallery_cmd`]: `gallery render`.
+//! - [`metrics`]: Prometheus metrics.
 //! - [`server`]: binding, running and shutting down, testable without a process.
-//! - [`state`]: what every request handler shares.
-//! - [`http`]: the router, the upload endpoint, health, the app's static files, one `AppError`.
+//! - [`state`]: what every request handler shares, and starting it (store, gallery, models).
+//! - [`http`]: the router: uploads, stored files with range requests, tracks, the gallery,
+//!   share pages with link previews, health, metrics, the app's static files, one `AppError`.
 //! - [`upload`]: sniffing, size and pixel checks and decoding of an uploaded image.
-//! - [`store`]: what the server keeps under `--data`.
-//! - [`ws`]: one WebSocket session: handshake, requests, errors.
-//! - [`models`]: whether the model chain can run here, and why not.
+//! - [`store`]: what the server keeps: SQLite (images, tracks) and files in an object store.
+//! - [`ws`]: one WebSocket session: handshake, requests, its job's messages and audio.
 
 pub mod bench;
 pub mod bench_caption;
@@ -28,15 +34,21 @@ pub mod bench_enhance;
 pub mod caption_cmd;
 pub mod catalog;
 pub mod chain_cmd;
+pub mod chain_request;
 pub mod cli;
 pub mod compose;
 pub mod config;
 pub mod emotion_cmd;
 pub mod enhance_cmd;
+pub mod gallery;
+pub mod gallery_cmd;
 pub mod http;
 pub mod hub;
-pub mod models;
+pub mod jobs;
+pub mod metrics;
+pub mod model_set;
 pub mod models_cmd;
+pub mod ogg;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -30,12 +30,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Describe(args) => ekphrasis_server::chain_cmd::describe(args),
         Command::Generate(args) => ekphrasis_server::chain_cmd::generate(args),
         Command::Models(command) => ekphrasis_server::models_cmd::run(command),
+        Command::Gallery(command) => ekphrasis_server::gallery_cmd::run(command),
         Command::Emotion(args) => ekphrasis_server::emotion_cmd::run(args),
         Command::Train(command) => ekphrasis_server::train_cmd::run(command),
         Command::Serve(args) => {
             let config = args.resolve()?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
+                tracing::info!(server = SERVER_NAME, "starting: loading the models");
                 let server = Server::bind(config).await?;
                 tracing::info!(server = SERVER_NAME, addr = %server.local_addr(), "listening");
                 // A machine-readable line for scripts and tests that start the server.

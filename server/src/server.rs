@@ -16,17 +16,19 @@ pub struct Server {
 }
 
 impl Server {
-    /// Prepares the data folder and binds the configured address.
+    /// Binds the configured address (so a taken port fails at once), then prepares the data
+    /// folder and loads and warms the models. Nothing is accepted before [`Server::run`]:
+    /// connections made meanwhile wait in the listener's backlog.
     pub async fn bind(config: ServeConfig) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.addr))?;
-        Self::with_listener(listener, config)
+        Self::with_listener(listener, config).await
     }
 
-    /// Prepares the data folder around an already bound listener (tests bind port 0).
-    pub fn with_listener(listener: TcpListener, config: ServeConfig) -> anyhow::Result<Self> {
-        let state = AppState::open(config)?;
+    /// The same around an already bound listener (tests bind port 0).
+    pub async fn with_listener(listener: TcpListener, config: ServeConfig) -> anyhow::Result<Self> {
+        let state = AppState::open(config).await?;
         Ok(Self { listener, state })
     }
 
@@ -43,12 +45,20 @@ impl Server {
         self.state.shutdown.clone()
     }
 
-    /// Serves until the shutdown token is cancelled.
+    /// What the server shares (tests look at its metrics and store).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the shutdown token is cancelled, then lets the workers go.
     pub async fn run(self) -> std::io::Result<()> {
         let shutdown = self.state.shutdown.clone();
+        let jobs = self.state.jobs.clone();
         let app = crate::http::router(self.state);
-        axum::serve(self.listener, app)
+        let served = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
+            .await;
+        jobs.shutdown();
+        served
     }
 }

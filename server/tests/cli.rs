@@ -13,7 +13,7 @@ use common::BIN;
 /// Starts `ekphrasis serve` on a free port and returns it with its address.
 fn serve(data: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(BIN)
-        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .args(["serve", "--demo", "--addr", "127.0.0.1:0", "--data"])
         .arg(data)
         .env_remove("EKPHRASIS_STATIC_DIR")
         .stdout(Stdio::piped())
@@ -63,7 +63,7 @@ fn serves_health_and_stops_cleanly_on_sigterm() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains(r#""protocol":1"#), "{response}");
     assert!(
-        data.path().join("kept/images").is_dir(),
+        data.path().join("kept/ekphrasis.sqlite3").is_file(),
         "--data holds what the server keeps"
     );
 
@@ -98,7 +98,7 @@ fn an_address_in_use_is_named() {
     let addr = taken.local_addr().unwrap().to_string();
     let data = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args(["serve", "--addr", &addr, "--data"])
+        .args(["serve", "--demo", "--addr", &addr, "--data"])
         .arg(data.path())
         .output()
         .unwrap();

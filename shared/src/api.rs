@@ -85,7 +85,7 @@ pub struct TrackInfo {
     pub seconds: f32,
     /// The audio as 16-bit WAV (supports HTTP range requests).
     pub wav_url: String,
-    /// The audio in a compressed format (MP3).
+    /// The audio in a compressed format (Ogg Vorbis).
     pub compressed_url: String,
     /// Which model checkpoint produced each stage (role → revision).
     pub model_revisions: std::collections::BTreeMap<String, String>,
@@ -109,6 +109,9 @@ pub struct GalleryItem {
     pub credit: String,
     /// Its licence (e.g. `CC0-1.0`, `public domain`).
     pub licence: String,
+    /// What the painting shows, in words, for people who cannot see it.
+    #[serde(default)]
+    pub alt: String,
     /// The painting: `/api/images/{sha256}`.
     pub image_url: String,
     /// Width and height in pixels.

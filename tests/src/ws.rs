@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ekphrasis_shared::{ClientMsg, PROTOCOL_VERSION, ServerMsg};
+use ekphrasis_shared::{AudioFrame, ClientMsg, PROTOCOL_VERSION, ServerMsg};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -17,6 +17,37 @@ pub enum Received {
     Binary(Vec<u8>),
     /// A close frame with its code, or `None` when the connection simply ended.
     Closed(Option<u16>),
+}
+
+/// Everything one job sent, in order, up to and including its last message.
+#[derive(Debug, Default)]
+pub struct JobTranscript {
+    /// The control messages.
+    pub messages: Vec<ServerMsg>,
+    /// The audio frames.
+    pub frames: Vec<AudioFrame>,
+}
+
+impl JobTranscript {
+    /// Every sample received, in arrival order.
+    pub fn samples(&self) -> Vec<i16> {
+        self.frames.iter().flat_map(|f| f.samples.clone()).collect()
+    }
+
+    /// The last message (`done`, `described` or an error).
+    pub fn last(&self) -> &ServerMsg {
+        self.messages.last().expect("a job sends messages")
+    }
+}
+
+/// Whether a message is a job's last.
+pub fn ends_job(message: &ServerMsg) -> bool {
+    matches!(
+        message,
+        ServerMsg::Done { .. }
+            | ServerMsg::Described { .. }
+            | ServerMsg::Error { job: Some(_), .. }
+    )
 }
 
 /// A connected client.
@@ -87,6 +118,29 @@ impl WsClient {
                 }
                 Some(Ok(_)) => continue,
             };
+        }
+    }
+
+    /// Reads a job's messages and audio until its last message (`done`, `described` or a job
+    /// error), or until a message not tied to a job: an error without a job ends it too.
+    pub async fn collect_job(&mut self) -> JobTranscript {
+        let mut transcript = JobTranscript::default();
+        loop {
+            match self.recv().await {
+                Received::Msg(message) => {
+                    let last = ends_job(&message) || matches!(message, ServerMsg::Error { .. });
+                    transcript.messages.push(message);
+                    if last {
+                        return transcript;
+                    }
+                }
+                Received::Binary(bytes) => transcript.frames.push(
+                    AudioFrame::decode(&bytes)
+                        .expect("a readable audio frame")
+                        .expect("a known frame tag"),
+                ),
+                Received::Closed(code) => panic!("the connection closed ({code:?}) mid-job"),
+            }
         }
     }
 

@@ -7,7 +7,7 @@ use ekphrasis_shared::api::{ErrorBody, Health, ModelsStatus};
 use reqwest::StatusCode;
 
 #[tokio::test]
-async fn health_reports_version_protocol_and_why_models_are_unavailable() {
+async fn health_reports_version_protocol_and_the_demo_models() {
     let server = TestServer::start().await;
     let health: Health = reqwest::get(server.url("/api/health"))
         .await
@@ -18,7 +18,15 @@ async fn health_reports_version_protocol_and_why_models_are_unavailable() {
     assert_eq!(health.status, "ok");
     assert_eq!(health.protocol, 1);
     assert!(health.server.starts_with("ekphrasis/"));
-    assert!(matches!(health.models, ModelsStatus::Unavailable { .. }));
+    let ModelsStatus::Ready { demo, variants } = health.models else {
+        panic!("the models are ready once the server listens")
+    };
+    assert!(demo, "the tests run the tiny demo models");
+    assert_eq!(
+        variants.len(),
+        3,
+        "no fine-tuned MusicGen, so no optimized: {variants:?}"
+    );
 }
 
 #[tokio::test]
@@ -42,16 +50,23 @@ async fn app_files_are_served_with_an_index_fallback() {
     let js = reqwest::get(server.url("/app.js")).await.unwrap();
     assert_eq!(js.status(), StatusCode::OK);
     assert_eq!(js.text().await.unwrap(), "console.log(1)");
-    for path in ["/", "/t/AAAAAAAAAAAAAAAAAAAAAA", "/kiosk"] {
+    for path in ["/", "/kiosk", "/anything/else"] {
         let page = reqwest::get(server.url(path)).await.unwrap();
         assert_eq!(page.status(), StatusCode::OK, "{path}");
         assert_eq!(page.text().await.unwrap(), "<html>the app</html>", "{path}");
     }
+    // A share link to a track this server does not have: the app (which says so), as a 404.
+    let page = reqwest::get(server.url("/t/AAAAAAAAAAAAAAAAAAAAAA"))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert_eq!(page.text().await.unwrap(), "<html>the app</html>");
 }
 
 #[tokio::test]
 async fn a_missing_app_build_says_how_to_build_it() {
-    let server = TestServer::start().await;
+    let server =
+        TestServer::start_with(|config| config.static_dir = config.data.join("no-app")).await;
     let page = reqwest::get(server.url("/")).await.unwrap();
     assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(page.text().await.unwrap().contains("cargo xtask serve"));

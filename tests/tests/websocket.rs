@@ -1,11 +1,11 @@
-//! Protocol v1 over a real socket: the handshake, its refusals, and how requests are answered
-//! while the server has no model runtime.
+//! Protocol v1 over a real socket: the handshake, its refusals, malformed and out-of-range
+//! requests, and shutdown. Jobs themselves are in `jobs.rs`.
 
 use ekphrasis_e2e::ws::Received;
 use ekphrasis_e2e::{TestServer, WsClient, images};
 use ekphrasis_shared::api::UploadedImage;
 use ekphrasis_shared::ids::GalleryId;
-use ekphrasis_shared::{ClientMsg, ErrorCode, GenerateRequest, ImageRef};
+use ekphrasis_shared::{ClientMsg, ErrorCode, GenerateRequest, ImageId, ImageRef};
 use tokio_tungstenite::tungstenite::Message;
 
 const PROTOCOL_ERROR: u16 = 1002;
@@ -24,26 +24,27 @@ async fn upload(server: &TestServer) -> UploadedImage {
 }
 
 #[tokio::test]
-async fn generate_for_an_uploaded_image_is_answered_models_unavailable() {
+async fn requests_for_missing_paintings_are_refused_and_the_connection_stays() {
     let server = TestServer::start().await;
-    let image = upload(&server).await;
     let mut client = WsClient::handshake(&server.ws_url()).await;
     client
         .send(&ClientMsg::Generate(GenerateRequest::new(
-            ImageRef::Upload(image.id),
+            ImageRef::Upload(ImageId::parse(&"0".repeat(64)).unwrap()),
         )))
         .await;
     let (code, message) = client.recv_error().await;
-    assert_eq!(code, ErrorCode::ModelsUnavailable);
-    assert!(message.contains("--models"), "{message}");
-    // The connection stays usable.
+    assert_eq!(code, ErrorCode::ImageNotFound);
+    assert!(message.contains("upload it again"), "{message}");
+    // The connection stays usable; a cancel without a job is harmless.
     client.send(&ClientMsg::Cancel).await;
     client
         .send(&ClientMsg::Generate(GenerateRequest::new(
             ImageRef::Gallery(GalleryId::parse("nowhere").unwrap()),
         )))
         .await;
-    assert_eq!(client.recv_error().await.0, ErrorCode::ImageNotFound);
+    let (code, message) = client.recv_error().await;
+    assert_eq!(code, ErrorCode::ImageNotFound);
+    assert!(message.contains("nowhere"), "{message}");
 }
 
 #[tokio::test]

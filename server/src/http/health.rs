@@ -13,8 +13,9 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
         status: "ok".into(),
         server: SERVER_NAME.into(),
         protocol: PROTOCOL_VERSION,
-        models: ModelsStatus::Unavailable {
-            reason: state.models_unavailable.to_string(),
+        models: ModelsStatus::Ready {
+            demo: state.jobs.info().demo,
+            variants: state.jobs.info().variants.clone(),
         },
     })
 }

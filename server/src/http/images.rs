@@ -68,8 +68,9 @@ pub async fn upload(
         mime: inspected.mime.into(),
     };
     state
+        .store
         .images
-        .put(&id, &bytes, &meta)
+        .put(&id, bytes, &meta)
         .await
         .map_err(|e| AppError::internal("storing the image failed", e))?;
     tracing::info!(image = %id, width = meta.width, height = meta.height, mime = meta.mime, "image uploaded");

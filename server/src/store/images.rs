@@ -1,16 +1,15 @@
-//! Uploaded images, kept as their original bytes under `data/images/{sha256}` with a JSON
-//! sidecar `{sha256}.json`; the sidecar is written last, so its presence means the image is whole.
+//! Paintings the server has been given (uploads and gallery items): the original bytes in the
+//! blob store under `images/{sha256}`, and a row in `images` written after them, so a row always
+//! names a whole file.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::Context;
+use bytes::Bytes;
 use ekphrasis_shared::ImageId;
-use serde::{Deserialize, Serialize};
+use rusqlite::{OptionalExtension, params};
 
-use super::write_atomically;
+use super::{Blobs, Db, unix_now};
 
 /// What is known of a stored image.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageMeta {
     /// Width after EXIF orientation.
     pub width: u32,
@@ -20,53 +19,71 @@ pub struct ImageMeta {
     pub mime: String,
 }
 
-/// The folder of uploaded images.
-#[derive(Clone, Debug)]
+/// The stored images.
+#[derive(Clone)]
 pub struct ImageStore {
-    dir: PathBuf,
+    db: Db,
+    blobs: Blobs,
 }
 
 impl ImageStore {
-    /// Opens (creating) `images/` under the data folder.
-    pub fn open(data: &Path) -> anyhow::Result<Self> {
-        let dir = data.join("images");
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(Self { dir })
+    /// Images over the database and blob store.
+    pub fn new(db: Db, blobs: Blobs) -> Self {
+        Self { db, blobs }
     }
 
-    fn bytes_path(&self, id: &ImageId) -> PathBuf {
-        self.dir.join(id.as_str())
-    }
-
-    fn meta_path(&self, id: &ImageId) -> PathBuf {
-        self.dir.join(format!("{id}.json"))
+    fn key(id: &ImageId) -> String {
+        format!("images/{id}")
     }
 
     /// Stores an image unless it is already there (the id is its content hash).
-    pub async fn put(&self, id: &ImageId, bytes: &[u8], meta: &ImageMeta) -> std::io::Result<()> {
-        if self.contains(id) {
+    pub async fn put(&self, id: &ImageId, bytes: Bytes, meta: &ImageMeta) -> anyhow::Result<()> {
+        if self.meta(id).await?.is_some() {
             return Ok(());
         }
-        write_atomically(&self.bytes_path(id), bytes).await?;
-        let json = serde_json::to_vec(meta).expect("image metadata serialises");
-        write_atomically(&self.meta_path(id), &json).await
-    }
-
-    /// Whether a whole image with this id is stored.
-    pub fn contains(&self, id: &ImageId) -> bool {
-        self.meta_path(id).is_file()
+        let key = Self::key(id);
+        self.blobs.put(&key, bytes).await?;
+        let (id, meta) = (id.to_string(), meta.clone());
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "INSERT OR IGNORE INTO images (id, width, height, mime, blob_key, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![id, meta.width, meta.height, meta.mime, key, unix_now()],
+                )
+            })
+            .await?;
+        Ok(())
     }
 
     /// The stored metadata, if the image is there.
-    pub async fn meta(&self, id: &ImageId) -> std::io::Result<Option<ImageMeta>> {
-        match tokio::fs::read(self.meta_path(id)).await {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(std::io::Error::other),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+    pub async fn meta(&self, id: &ImageId) -> anyhow::Result<Option<ImageMeta>> {
+        let id = id.to_string();
+        self.db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT width, height, mime FROM images WHERE id = ?1",
+                    [id],
+                    |row| {
+                        Ok(ImageMeta {
+                            width: row.get(0)?,
+                            height: row.get(1)?,
+                            mime: row.get(2)?,
+                        })
+                    },
+                )
+                .optional()
+            })
+            .await
+    }
+
+    /// The image's bytes and metadata, if it is there.
+    pub async fn get(&self, id: &ImageId) -> anyhow::Result<Option<(Bytes, ImageMeta)>> {
+        let Some(meta) = self.meta(id).await? else {
+            return Ok(None);
+        };
+        let bytes = self.blobs.get(&Self::key(id)).await?;
+        Ok(Some((bytes, meta)))
     }
 }
 
@@ -77,23 +94,29 @@ mod tests {
     #[tokio::test]
     async fn stores_once_and_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        let store = ImageStore::open(dir.path()).unwrap();
+        let store = super::super::open(dir.path(), None).unwrap().images;
         let id = ImageId::parse(&"ab".repeat(32)).unwrap();
-        assert!(!store.contains(&id));
         assert_eq!(store.meta(&id).await.unwrap(), None);
         let meta = ImageMeta {
             width: 3,
             height: 2,
             mime: "image/png".into(),
         };
-        store.put(&id, b"bytes", &meta).await.unwrap();
-        store.put(&id, b"bytes", &meta).await.unwrap();
-        assert!(store.contains(&id));
-        assert_eq!(store.meta(&id).await.unwrap(), Some(meta));
-        let names: Vec<_> = std::fs::read_dir(dir.path().join("images"))
+        store
+            .put(&id, Bytes::from_static(b"bytes"), &meta)
+            .await
+            .unwrap();
+        store
+            .put(&id, Bytes::from_static(b"bytes"), &meta)
+            .await
+            .unwrap();
+        assert_eq!(store.meta(&id).await.unwrap(), Some(meta.clone()));
+        let (bytes, read) = store.get(&id).await.unwrap().unwrap();
+        assert_eq!((&bytes[..], read), (&b"bytes"[..], meta));
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("blobs").join("images"))
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
-        assert_eq!(names.len(), 2, "no temporary files are left: {names:?}");
+        assert_eq!(names, [id.to_string()], "no temporary files are left");
     }
 }

@@ -16,6 +16,7 @@ pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Res
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {
+            let _counted = state.metrics.websocket_opened();
             let (sink, stream) = socket.split();
             session::run(sink, stream, session::SessionContext::from(&state)).await;
         })

@@ -1,23 +1,22 @@
 //! One WebSocket session: the handshake, then requests and answers, until either side closes or
 //! the server shuts down. Generic over the socket's sink and stream, so tests drive it through
-//! channels. A send task owns the sink; the receive loop answers through a channel to it.
+//! channels. A send task owns the sink; the receive loop answers through a channel to it and
+//! forwards its job's messages and audio frames as the job's driver makes them. A connection
+//! runs one job at a time; the job is cancelled when the client cancels or goes away.
 
 use std::fmt::Display;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, close_code};
-use ekphrasis_shared::{
-    ClientMsg, ErrorCode, GenerateRequest, ImageRef, PROTOCOL_VERSION, ServerMsg,
-};
+use ekphrasis_shared::{ClientMsg, ErrorCode, GenerateRequest, PROTOCOL_VERSION, ServerMsg};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::SERVER_NAME;
+use crate::jobs::{JobHandle, JobKind, Jobs, Outgoing};
 use crate::state::AppState;
-use crate::store::ImageStore;
 
 /// How long a client has to send its hello.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -25,16 +24,14 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What a session needs from the server.
 #[derive(Clone)]
 pub struct SessionContext {
-    pub images: ImageStore,
-    pub models_unavailable: Arc<str>,
+    pub jobs: Jobs,
     pub shutdown: CancellationToken,
 }
 
 impl From<&AppState> for SessionContext {
     fn from(state: &AppState) -> Self {
         Self {
-            images: state.images.clone(),
-            models_unavailable: state.models_unavailable.clone(),
+            jobs: state.jobs.clone(),
             shutdown: state.shutdown.clone(),
         }
     }
@@ -50,7 +47,11 @@ where
 {
     let (out, outbox) = mpsc::channel(64);
     let receiving = async move {
-        let mut session = Session { out, ctx };
+        let mut session = Session {
+            out,
+            ctx,
+            job: None,
+        };
         session.receive(stream).await;
     };
     tokio::join!(send_all(sink, outbox), receiving);
@@ -78,6 +79,8 @@ where
 struct Session {
     out: mpsc::Sender<Message>,
     ctx: SessionContext,
+    /// This connection's job, until its last message is sent.
+    job: Option<JobHandle>,
 }
 
 /// Enough of a hello to tell a protocol mismatch from a malformed first message.
@@ -107,6 +110,10 @@ impl Session {
                 () = self.ctx.shutdown.cancelled() => {
                     self.close(close_code::AWAY, "the server is shutting down").await;
                     return;
+                }
+                update = next_update(&mut self.job) => {
+                    self.forward(update).await;
+                    continue;
                 }
                 next = stream.next() => next,
             };
@@ -202,47 +209,64 @@ impl Session {
                 self.error(ErrorCode::MalformedMessage, "the handshake is already done")
                     .await;
             }
-            Ok(ClientMsg::Generate(request) | ClientMsg::Describe(request)) => {
-                let answer = self.generate(&request);
-                self.send(answer).await;
+            Ok(ClientMsg::Generate(request)) => self.start(JobKind::Generate, &request).await,
+            Ok(ClientMsg::Describe(request)) => self.start(JobKind::Describe, &request).await,
+            Ok(ClientMsg::Cancel) => {
+                // Its driver answers `cancelled` when the job has stopped.
+                if let Some(job) = &self.job {
+                    job.cancel();
+                }
             }
-            // No job runs on this connection, so there is nothing to stop.
-            Ok(ClientMsg::Cancel) => {}
         }
     }
 
-    /// Checks a request; while this build has no model runtime, a valid request is answered
-    /// `models_unavailable`.
-    fn generate(&self, request: &GenerateRequest) -> ServerMsg {
+    /// Checks a request and hands it to the runtime; answers `accepted` or why not.
+    async fn start(&mut self, kind: JobKind, request: &GenerateRequest) {
+        if let Some(job) = &self.job {
+            let message = format!(
+                "this connection is already making piece {}: wait for it to finish, or cancel it",
+                job.id
+            );
+            return self.error(ErrorCode::Busy, message).await;
+        }
         let settings = match request.resolve(rand::random) {
             Ok(settings) => settings,
-            Err(e) => return ServerMsg::error(ErrorCode::InvalidRequest, e.to_string()),
+            Err(e) => return self.error(ErrorCode::InvalidRequest, e.to_string()).await,
         };
-        match &settings.image {
-            ImageRef::Upload(id) if !self.ctx.images.contains(id) => {
-                return ServerMsg::error(
-                    ErrorCode::ImageNotFound,
-                    "that image is not on this server: upload it again",
-                );
+        match self.ctx.jobs.submit(kind, settings.clone()).await {
+            Ok(job) => {
+                tracing::info!(job = %job.id, ?kind, position = job.position, "job accepted");
+                self.send(ServerMsg::Accepted {
+                    job: job.id,
+                    position: job.position,
+                    settings,
+                })
+                .await;
+                self.job = Some(job);
             }
-            ImageRef::Gallery(item) => {
-                return ServerMsg::error(
-                    ErrorCode::ImageNotFound,
-                    format!("this server has no gallery item `{item}`"),
-                );
-            }
-            ImageRef::Upload(_) => {}
+            Err(refusal) => self.error(refusal.code, refusal.message).await,
         }
-        ServerMsg::error(
-            ErrorCode::ModelsUnavailable,
-            format!("music cannot be made here: {}", self.ctx.models_unavailable),
-        )
+    }
+
+    /// Sends one of the job's updates on; its last ends the job.
+    async fn forward(&mut self, update: Option<Outgoing>) {
+        let Some(update) = update else {
+            self.job = None;
+            return;
+        };
+        if update.ends_job() {
+            self.job = None;
+        }
+        let message = match update {
+            Outgoing::Message(message) => json(&message),
+            Outgoing::Audio(frame) => Message::Binary(frame.encode().into()),
+        };
+        let _ = self.out.send(message).await;
     }
 
     async fn send(&self, message: ServerMsg) {
-        let text = serde_json::to_string(&message).expect("server messages serialise");
         // A closed socket means the client left; the receive loop notices on its own.
-        let _ = self.out.send(Message::Text(text.into())).await;
+        let _ = self.out.send(json(&message)).await;
     }
 
     async fn error(&self, code: ErrorCode, message: impl Into<String>) {
@@ -267,11 +291,30 @@ impl Session {
     }
 }
 
+/// The next update of the job, if there is one; never resolves without a job.
+async fn next_update(job: &mut Option<JobHandle>) -> Option<Outgoing> {
+    match job {
+        Some(job) => job.updates.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn json(message: &ServerMsg) -> Message {
+    let text = serde_json::to_string(message).expect("server messages serialise");
+    Message::Text(text.into())
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use futures::channel::mpsc as fmpsc;
 
     use super::*;
+    use crate::gallery::Gallery;
+    use crate::jobs::RuntimeOptions;
+    use crate::metrics::Metrics;
+    use crate::model_set::{LoadOptions, ModelDirs};
 
     struct Harness {
         to_server: fmpsc::UnboundedSender<Result<Message, std::convert::Infallible>>,
@@ -280,11 +323,33 @@ mod tests {
         _data: tempfile::TempDir,
     }
 
-    fn start() -> Harness {
+    /// A session over a real runtime with the tiny demo models.
+    async fn start() -> Harness {
         let data = tempfile::tempdir().unwrap();
+        let store = crate::store::open(data.path(), None).unwrap();
+        let (dirs, demo) = ModelDirs::for_server(None, None, true, data.path()).unwrap();
+        let options = RuntimeOptions {
+            workers: 1,
+            queue_capacity: 4,
+            job_timeout: Duration::from_secs(60),
+            max_pixels: 1_000_000,
+            load: LoadOptions::default(),
+        };
+        let jobs = tokio::task::spawn_blocking(move || {
+            Jobs::start(
+                dirs,
+                demo,
+                &options,
+                store,
+                Arc::new(Gallery::default()),
+                Metrics::new(),
+            )
+        })
+        .await
+        .unwrap()
+        .unwrap();
         let ctx = SessionContext {
-            images: ImageStore::open(data.path()).unwrap(),
-            models_unavailable: "no models here".into(),
+            jobs,
             shutdown: CancellationToken::new(),
         };
         let (to_server, rx) = fmpsc::unbounded();
@@ -318,8 +383,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn hello_then_generate_is_answered_without_models() {
-        let mut h = start();
+    async fn bad_requests_are_answered_and_the_connection_stays() {
+        let mut h = start().await;
         assert!(matches!(
             h.next_json().await,
             ServerMsg::Hello { protocol: 1, .. }
@@ -345,7 +410,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_wrong_protocol_is_refused_and_closed() {
-        let mut h = start();
+        let mut h = start().await;
         h.next_json().await;
         h.send(r#"{"type":"hello","protocol":99,"agent":"future"}"#);
         let ServerMsg::Error { code, message, .. } = h.next_json().await else {
@@ -362,7 +427,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_request_before_the_hello_is_refused() {
-        let mut h = start();
+        let mut h = start().await;
         h.next_json().await;
         h.send(r#"{"type":"cancel"}"#);
         let ServerMsg::Error { code, .. } = h.next_json().await else {

@@ -1,0 +1,344 @@
+//! The model runtime: worker threads that each own a loaded, warmed copy of the chain, a bounded
+//! queue in front of them, and one async driver per job that turns the worker's reports into
+//! protocol messages, enforces the time limit, and records the finished track before it says
+//! `done`. An identical earlier request is answered from its stored track at once.
+//!
+//! ```text
+//! session ──submit──► Jobs ──► queue ──► worker thread (Pipeline::run) ──► WorkerUpdate
+//!    ▲                  └─ driver task ◄──────────────────────────────────────┘
+//!    └──────── Outgoing (JSON messages, audio frames) ◄── driver ──► TrackStore
+//! ```
+
+mod control;
+mod driver;
+mod queue;
+mod replay;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use ekphrasis_shared::domain::Variant;
+use ekphrasis_shared::{AudioFrame, ErrorCode, ImageId, ImageRef, JobId, ServerMsg, Settings};
+use tokio::sync::mpsc;
+
+use control::JobControl;
+pub use control::StopReason;
+use queue::Queue;
+pub use queue::QueueFull;
+pub use worker::JobKind;
+use worker::WorkItem;
+
+use crate::gallery::Gallery;
+use crate::metrics::Metrics;
+use crate::model_set::{LoadOptions, ModelDirs};
+use crate::store::{RequestKey, Store};
+
+/// How the runtime is set up.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Copies of the models, each running one job at a time.
+    pub workers: usize,
+    /// Jobs that may wait for a worker.
+    pub queue_capacity: usize,
+    /// The longest a job may run on a worker.
+    pub job_timeout: Duration,
+    /// Largest image accepted, in pixels.
+    pub max_pixels: u64,
+    pub load: LoadOptions,
+}
+
+/// What the loaded models are, for health answers and stored tracks.
+#[derive(Debug, Clone)]
+pub struct RuntimeInfo {
+    /// Each role's checkpoint revision.
+    pub revisions: BTreeMap<String, String>,
+    /// True for the tiny demo models (their music is noise).
+    pub demo: bool,
+    pub variants: Vec<Variant>,
+    pub sample_rate: u32,
+}
+
+/// Something a session sends on to its client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outgoing {
+    Message(ServerMsg),
+    Audio(AudioFrame),
+}
+
+impl Outgoing {
+    /// Whether this is the job's last message.
+    pub fn ends_job(&self) -> bool {
+        matches!(
+            self,
+            Outgoing::Message(
+                ServerMsg::Done { .. }
+                    | ServerMsg::Described { .. }
+                    | ServerMsg::Error { job: Some(_), .. }
+            )
+        )
+    }
+}
+
+/// Why a request was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// A job as its session holds it. Dropping it cancels the job.
+pub struct JobHandle {
+    pub id: JobId,
+    /// Its place when taken (0: running or answered from a stored track).
+    pub position: u32,
+    /// Everything to send the client, ending with `done`, `described` or an error.
+    pub updates: mpsc::UnboundedReceiver<Outgoing>,
+    control: Arc<JobControl>,
+    shared: Arc<Shared>,
+}
+
+impl JobHandle {
+    /// Stops the job: taken out of the queue if it waits, stopped within one decoder step if
+    /// it runs. Its updates end with a `cancelled` error.
+    pub fn cancel(&self) {
+        self.control.stop(StopReason::Cancelled);
+        if let Some(item) = self.shared.queue.remove(self.id) {
+            let _ = item.updates.send(worker::WorkerUpdate::Failed {
+                code: ErrorCode::Cancelled,
+                message: "cancelled while waiting".into(),
+            });
+        }
+        self.shared
+            .metrics
+            .set_queue_length(self.shared.queue.len());
+    }
+}
+
+impl Drop for JobHandle {
+    fn drop(&mut self) {
+        if !self.control.is_cancelled() {
+            self.cancel();
+        }
+    }
+}
+
+/// What the drivers share.
+struct Shared {
+    queue: Arc<Queue<WorkItem>>,
+    store: Store,
+    metrics: Metrics,
+    info: RuntimeInfo,
+    job_timeout: Duration,
+}
+
+/// The running model runtime, cheaply cloned.
+#[derive(Clone)]
+pub struct Jobs {
+    shared: Arc<Shared>,
+    gallery: Arc<Gallery>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Jobs {
+    /// Starts the workers and waits until every one has loaded and warmed its models (this
+    /// blocks: call it off the async runtime).
+    pub fn start(
+        dirs: ModelDirs,
+        demo: bool,
+        options: &RuntimeOptions,
+        store: Store,
+        gallery: Arc<Gallery>,
+        metrics: Metrics,
+    ) -> anyhow::Result<Self> {
+        let workers = options.workers.max(1);
+        let queue = Arc::new(Queue::new(options.queue_capacity));
+        let (ready, loaded) = std::sync::mpsc::channel();
+        for index in 0..workers {
+            let (dirs, queue, ready) = (dirs.clone(), Arc::clone(&queue), ready.clone());
+            let (load, max_pixels) = (options.load, options.max_pixels);
+            std::thread::Builder::new()
+                .name(format!("ekphrasis-worker-{index}"))
+                .spawn(move || worker::run(index, dirs, load, max_pixels, queue, ready))
+                .context("cannot start a worker thread")?;
+        }
+        drop(ready);
+        let mut sample_rate = 0;
+        for _ in 0..workers {
+            match loaded.recv() {
+                Ok(Ok(rate)) => sample_rate = rate,
+                Ok(Err(e)) => {
+                    queue.close();
+                    return Err(e.context("loading the models"));
+                }
+                Err(_) => {
+                    queue.close();
+                    anyhow::bail!("a worker thread stopped while loading the models");
+                }
+            }
+        }
+        let info = RuntimeInfo {
+            revisions: dirs.revisions(),
+            demo,
+            variants: dirs.variants(),
+            sample_rate,
+        };
+        Ok(Self {
+            shared: Arc::new(Shared {
+                queue,
+                store,
+                metrics,
+                info,
+                job_timeout: options.job_timeout,
+            }),
+            gallery,
+            next_id: Arc::new(AtomicU64::new(1)),
+        })
+    }
+
+    /// What the loaded models are.
+    pub fn info(&self) -> &RuntimeInfo {
+        &self.shared.info
+    }
+
+    /// Takes a request with resolved settings: answered from a stored track when an identical
+    /// one exists, else queued for a worker.
+    pub async fn submit(&self, kind: JobKind, settings: Settings) -> Result<JobHandle, Refusal> {
+        let info = &self.shared.info;
+        if !info.variants.contains(&settings.variant) {
+            return Err(Refusal::new(
+                ErrorCode::ModelsUnavailable,
+                ekphrasis_models::pipeline::no_fine_tuned_musicgen().to_string(),
+            ));
+        }
+        let image = self.painting(&settings.image).await?;
+        let id = JobId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let control = Arc::new(JobControl::default());
+        let (to_session, updates) = mpsc::unbounded_channel();
+        let handle = |position| JobHandle {
+            id,
+            position,
+            updates,
+            control: Arc::clone(&control),
+            shared: Arc::clone(&self.shared),
+        };
+
+        let key = RequestKey::new(&image, &settings, &info.revisions);
+        if kind == JobKind::Generate {
+            let stored = self
+                .shared
+                .store
+                .tracks
+                .find_by_key(&key)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = format!("{e:#}"), "looking up stored tracks failed");
+                    Refusal::new(ErrorCode::Internal, "the track store failed; try again")
+                })?;
+            if let Some(track) = stored {
+                self.shared.metrics.count(crate::metrics::Outcome::Reused);
+                let tracks = self.shared.store.tracks.clone();
+                tokio::spawn(replay::replay(id, track, tracks, to_session));
+                return Ok(handle(0));
+            }
+        }
+
+        let bytes = match self.shared.store.images.get(&image).await {
+            Ok(Some((bytes, _))) => bytes,
+            Ok(None) => return Err(image_not_found(&settings.image)),
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "reading a stored image failed");
+                return Err(Refusal::new(
+                    ErrorCode::Internal,
+                    "the image store failed; try again",
+                ));
+            }
+        };
+        let (worker_tx, from_worker) = mpsc::unbounded_channel();
+        let item = WorkItem {
+            id,
+            kind,
+            settings: settings.clone(),
+            image: bytes,
+            control: Arc::clone(&control),
+            updates: worker_tx,
+        };
+        let position = self.shared.queue.push(item).map_err(|(full, _)| {
+            Refusal::new(
+                ErrorCode::QueueFull,
+                format!("the server is busy: {full}; try again in a few minutes"),
+            )
+        })?;
+        self.shared
+            .metrics
+            .set_queue_length(self.shared.queue.len());
+        let driver = driver::Driver {
+            id,
+            kind,
+            settings,
+            image,
+            request_key: key,
+            control: Arc::clone(&control),
+            from_worker,
+            to_session,
+            shared: Arc::clone(&self.shared),
+        };
+        tokio::spawn(driver.run());
+        Ok(handle(position))
+    }
+
+    /// The stored image a request names.
+    async fn painting(&self, image: &ImageRef) -> Result<ImageId, Refusal> {
+        let id = match image {
+            ImageRef::Upload(id) => id.clone(),
+            ImageRef::Gallery(item) => match self.gallery.get(item) {
+                Some(entry) => entry.image.clone(),
+                None => return Err(image_not_found(image)),
+            },
+        };
+        match self.shared.store.images.meta(&id).await {
+            Ok(Some(_)) => Ok(id),
+            Ok(None) => Err(image_not_found(image)),
+            Err(e) => {
+                tracing::error!(error = format!("{e:#}"), "reading the image table failed");
+                Err(Refusal::new(
+                    ErrorCode::Internal,
+                    "the image store failed; try again",
+                ))
+            }
+        }
+    }
+
+    /// Refuses new jobs and lets the workers exit after their current job (stopped by its
+    /// session going away).
+    pub fn shutdown(&self) {
+        for item in self.shared.queue.close() {
+            item.control.stop(StopReason::Cancelled);
+            let _ = item.updates.send(worker::WorkerUpdate::Failed {
+                code: ErrorCode::Cancelled,
+                message: "the server is shutting down".into(),
+            });
+        }
+    }
+}
+
+fn image_not_found(image: &ImageRef) -> Refusal {
+    let message = match image {
+        ImageRef::Upload(_) => "that image is not on this server: upload it again".to_owned(),
+        ImageRef::Gallery(item) => format!("this server has no gallery item `{item}`"),
+    };
+    Refusal::new(ErrorCode::ImageNotFound, message)
+}

@@ -1,0 +1,228 @@
+//! A worker thread: it loads and warms its own copy of the models, then runs one job at a time
+//! from the queue, reporting each stage and each PCM chunk the moment the pipeline produces it.
+//! Model compute never runs on the async runtime; a panic inside a job fails that job only.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use bytes::Bytes;
+use ekphrasis_models::error::Error as ModelError;
+use ekphrasis_models::musicgen::Sampling;
+use ekphrasis_models::pipeline::{Event, Pipeline};
+use ekphrasis_shared::domain::{Stage, StageResult, Variant};
+use ekphrasis_shared::frame::f32_to_s16;
+use ekphrasis_shared::{ErrorCode, JobId, Settings};
+use image::{DynamicImage, Rgb, RgbImage};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::control::JobControl;
+use super::queue::{Queue, Waiting};
+use crate::chain_request;
+use crate::model_set::{LoadOptions, ModelDirs};
+use crate::upload;
+
+/// What a job asks the models for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Every stage, ending in music.
+    Generate,
+    /// The stages before composing only.
+    Describe,
+}
+
+/// A job as a worker takes it.
+pub struct WorkItem {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub settings: Settings,
+    /// The painting's bytes, decoded on the worker.
+    pub image: Bytes,
+    pub control: Arc<JobControl>,
+    pub updates: UnboundedSender<WorkerUpdate>,
+}
+
+impl Waiting for WorkItem {
+    fn id(&self) -> JobId {
+        self.id
+    }
+
+    fn moved(&self, position: u32) {
+        let _ = self.updates.send(WorkerUpdate::Position(position));
+    }
+}
+
+/// What a worker reports about a job, in order.
+#[derive(Debug)]
+pub enum WorkerUpdate {
+    /// Its place in the queue (0: a worker has it).
+    Position(u32),
+    Started(Stage),
+    Finished(StageResult),
+    /// MusicGen starts on this text.
+    Composing(String),
+    /// The next mono samples at `sample_rate`.
+    Audio {
+        sample_rate: u32,
+        pcm: Vec<i16>,
+    },
+    /// Every stage the job needed is done.
+    Completed,
+    /// The job stopped.
+    Failed {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// Loads the models, warms them and serves the queue until it closes. The load's outcome goes
+/// through `ready` before any job is taken.
+pub fn run(
+    index: usize,
+    dirs: ModelDirs,
+    options: LoadOptions,
+    max_pixels: u64,
+    queue: Arc<Queue<WorkItem>>,
+    ready: std::sync::mpsc::Sender<anyhow::Result<u32>>,
+) {
+    let started = Instant::now();
+    let loaded = dirs.load(&options).and_then(|mut pipeline| {
+        let loaded_after = started.elapsed();
+        warm(&mut pipeline)?;
+        tracing::info!(
+            worker = index,
+            load_s = loaded_after.as_secs_f64(),
+            warm_s = (started.elapsed() - loaded_after).as_secs_f64(),
+            "models loaded and warm"
+        );
+        Ok(pipeline)
+    });
+    let mut pipeline = match loaded {
+        Ok(pipeline) => {
+            let rate = pipeline
+                .models()
+                .musicgen
+                .as_ref()
+                .or(pipeline.models().optimized.as_ref())
+                .map_or(0, |m| m.sample_rate());
+            let _ = ready.send(Ok(rate));
+            pipeline
+        }
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    while let Some(item) = queue.pop() {
+        let (id, updates) = (item.id, item.updates.clone());
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            run_job(&mut pipeline, item, max_pixels)
+        }));
+        if outcome.is_err() {
+            tracing::error!(job = %id, "a job panicked; the worker goes on");
+            let _ = updates.send(WorkerUpdate::Failed {
+                code: ErrorCode::Internal,
+                message: "the models failed on this painting; the server log has the details"
+                    .into(),
+            });
+        }
+    }
+    tracing::debug!(worker = index, "worker stopped");
+}
+
+/// One pass through every model on a small image with a few tokens and frames, so the first real
+/// job does not pay for first-use costs (allocations, kernel loading on a GPU).
+fn warm(pipeline: &mut Pipeline) -> anyhow::Result<()> {
+    let image = DynamicImage::ImageRgb8(RgbImage::from_fn(64, 48, |x, y| {
+        Rgb([(x * 4) as u8, (y * 5) as u8, 128])
+    }));
+    let mut request = chain_request::build(Variant::Lyrical, 4, Sampling::Greedy, 3.0, 0, None);
+    request.caption.max_new_tokens = Some(2);
+    request.describe.max_new_tokens = 2;
+    let cancel = AtomicBool::new(false);
+    if pipeline.models().musicgen.is_some() {
+        pipeline.run(&image, &request, &mut |_| {}, &cancel)?;
+    } else {
+        pipeline.describe(&image, &request, &mut |_| {}, &cancel)?;
+    }
+    Ok(())
+}
+
+fn run_job(pipeline: &mut Pipeline, item: WorkItem, max_pixels: u64) {
+    let send = |update| {
+        let _ = item.updates.send(update);
+    };
+    if item.control.is_cancelled() {
+        send(WorkerUpdate::Failed {
+            code: ErrorCode::Cancelled,
+            message: "cancelled before it started".into(),
+        });
+        return;
+    }
+    let image = match upload::inspect(&item.image, max_pixels) {
+        Ok(inspected) => inspected.image,
+        Err(e) => {
+            send(WorkerUpdate::Failed {
+                code: ErrorCode::UnprocessableImage,
+                message: e.to_string(),
+            });
+            return;
+        }
+    };
+    let request = chain_request::for_settings(&item.settings);
+    let sample_rate = pipeline
+        .models()
+        .musicgen
+        .as_ref()
+        .map_or(32_000, |m| m.sample_rate());
+    let mut on_event = |event: Event<'_>| match event {
+        Event::Started(stage) => send(WorkerUpdate::Started(stage)),
+        Event::Emotion(reading) => send(WorkerUpdate::Finished(StageResult::Emotion {
+            label: reading.label,
+            probabilities: reading.probabilities,
+            labeller: reading.labeller_name().to_owned(),
+        })),
+        Event::Caption(caption) => send(WorkerUpdate::Finished(StageResult::Caption {
+            text: caption.text.clone(),
+        })),
+        Event::Description(description) => send(WorkerUpdate::Finished(StageResult::Description {
+            text: description.text.clone(),
+            fallback: description.fallback,
+        })),
+        Event::Composing(text) => send(WorkerUpdate::Composing(text.to_owned())),
+        Event::Audio(pcm) => send(WorkerUpdate::Audio {
+            sample_rate,
+            pcm: pcm.iter().copied().map(f32_to_s16).collect(),
+        }),
+    };
+    let cancel = item.control.flag();
+    let outcome = match item.kind {
+        JobKind::Generate => pipeline
+            .run(&image, &request, &mut on_event, cancel)
+            .map(|_| ()),
+        JobKind::Describe => pipeline
+            .describe(&image, &request, &mut on_event, cancel)
+            .map(|_| ()),
+    };
+    send(match outcome {
+        Ok(()) => WorkerUpdate::Completed,
+        Err(error) => failure(item.id, error),
+    });
+}
+
+fn failure(job: JobId, error: ModelError) -> WorkerUpdate {
+    let (code, message) = match error {
+        ModelError::Cancelled => (ErrorCode::Cancelled, "cancelled".to_owned()),
+        ModelError::Input(message) => (ErrorCode::InvalidRequest, message),
+        other => {
+            let error = anyhow::Error::from(other);
+            tracing::error!(%job, error = format!("{error:#}"), "a job failed");
+            (
+                ErrorCode::Internal,
+                "the models failed on this painting; the server log has the details".to_owned(),
+            )
+        }
+    };
+    WorkerUpdate::Failed { code, message }
+}

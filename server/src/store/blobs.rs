@@ -1,0 +1,152 @@
+//! Image and audio files, kept through the `object_store` crate: a local folder by default
+//! (`--data`/blobs, written to a temporary file, synced and renamed, so a reader sees all of a
+//! file or none of it), or, in a build with the `s3` feature, any S3-compatible bucket given as
+//! `--store s3://bucket/prefix` (credentials from the usual `AWS_*` environment variables).
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::Bytes;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+/// The blob store, cheaply cloned.
+#[derive(Clone)]
+pub struct Blobs {
+    store: Arc<dyn ObjectStore>,
+}
+
+/// Why a blob could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("no blob `{0}`")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] object_store::Error),
+}
+
+impl Blobs {
+    /// A local folder (created if needed), with every write synced to disk.
+    pub fn local(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let store = LocalFileSystem::new_with_prefix(dir)
+            .with_context(|| format!("cannot use {} for files", dir.display()))?
+            .with_fsync(true);
+        Ok(Self {
+            store: Arc::new(store),
+        })
+    }
+
+    /// The store `spec` names: a folder path or `file://` URL, else (with the `s3` feature) an
+    /// object-store URL such as `s3://bucket/prefix`.
+    pub fn open(spec: &str) -> anyhow::Result<Self> {
+        if let Some(dir) = spec.strip_prefix("file://") {
+            return Self::local(Path::new(dir));
+        }
+        if !spec.contains("://") {
+            return Self::local(Path::new(spec));
+        }
+        Self::remote(spec)
+    }
+
+    #[cfg(feature = "s3")]
+    fn remote(spec: &str) -> anyhow::Result<Self> {
+        let url = url::Url::parse(spec).with_context(|| format!("--store {spec}: not a URL"))?;
+        let options: Vec<(String, String)> = std::env::vars()
+            .filter(|(name, _)| name.starts_with("AWS_"))
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
+        let (store, prefix) = object_store::parse_url_opts(&url, options)
+            .with_context(|| format!("--store {spec}"))?;
+        let store = object_store::prefix::PrefixStore::new(store, prefix);
+        Ok(Self {
+            store: Arc::new(store),
+        })
+    }
+
+    #[cfg(not(feature = "s3"))]
+    fn remote(spec: &str) -> anyhow::Result<Self> {
+        anyhow::bail!(
+            "--store {spec}: this build keeps files in local folders only; build with \
+             `--features ekphrasis-server/s3` for S3-compatible storage"
+        )
+    }
+
+    /// Stores `bytes` under `key`, replacing what was there; when it returns, the blob is whole
+    /// and durable.
+    pub async fn put(&self, key: &str, bytes: Bytes) -> anyhow::Result<()> {
+        self.store
+            .put(&Key::from(key), PutPayload::from_bytes(bytes))
+            .await
+            .with_context(|| format!("storing {key}"))?;
+        Ok(())
+    }
+
+    /// The whole blob.
+    pub async fn get(&self, key: &str) -> Result<Bytes, BlobError> {
+        let result = self
+            .store
+            .get(&Key::from(key))
+            .await
+            .map_err(not_found(key))?;
+        Ok(result.bytes().await?)
+    }
+
+    /// The blob's size in bytes.
+    pub async fn size(&self, key: &str) -> Result<u64, BlobError> {
+        Ok(self
+            .store
+            .head(&Key::from(key))
+            .await
+            .map_err(not_found(key))?
+            .size)
+    }
+
+    /// Part of the blob.
+    pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, BlobError> {
+        self.store
+            .get_range(&Key::from(key), range)
+            .await
+            .map_err(not_found(key))
+    }
+}
+
+fn not_found(key: &str) -> impl FnOnce(object_store::Error) -> BlobError + '_ {
+    move |e| match e {
+        object_store::Error::NotFound { .. } => BlobError::NotFound(key.to_owned()),
+        other => BlobError::Store(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn blobs_round_trip_whole_and_in_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::open(dir.path().to_str().unwrap()).unwrap();
+        blobs
+            .put("tracks/a.wav", Bytes::from_static(b"0123456789"))
+            .await
+            .unwrap();
+        assert_eq!(blobs.get("tracks/a.wav").await.unwrap(), "0123456789");
+        assert_eq!(blobs.size("tracks/a.wav").await.unwrap(), 10);
+        assert_eq!(blobs.get_range("tracks/a.wav", 2..5).await.unwrap(), "234");
+        assert!(matches!(
+            blobs.get("tracks/none.wav").await,
+            Err(BlobError::NotFound(_))
+        ));
+        assert!(dir.path().join("tracks").join("a.wav").is_file());
+    }
+
+    #[cfg(not(feature = "s3"))]
+    #[test]
+    fn a_remote_store_needs_the_s3_build() {
+        let err = Blobs::open("s3://bucket/prefix").err().unwrap();
+        assert!(err.to_string().contains("s3"), "{err}");
+    }
+}
