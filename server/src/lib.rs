@@ -7,7 +7,7 @@
 //!   [`train_cmd`] (`train emotion`), [`models_cmd`] (`models fetch`, `models tiny`).
 //! - [`bench`](mod@bench): `ekphrasis bench`, speed and memory figures: `compose` there, and
 //!   [`bench_emotion`], [`bench_caption`], [`bench_enhance`], [`bench_chain`] (time to first
-//!   audio).
+//!   audio), [`bench_server`] (the job runtime per variant).
 //! - [`catalog`]: the default checkpoint of each model role and where a role's directory comes
 //!   from; [`hub`]: checkpoint directories from paths or Hugging Face hub ids.
 //! - [`wav`]: 16-bit PCM WAV files; [`ogg`]: the compressed download (Ogg Vorbis).
@@ -31,6 +31,7 @@ pub mod bench_caption;
 pub mod bench_chain;
 pub mod bench_emotion;
 pub mod bench_enhance;
+pub mod bench_server;
 pub mod caption_cmd;
 pub mod catalog;
 pub mod chain_cmd;
