@@ -28,7 +28,7 @@ pub enum BenchCommand {
     /// The whole chain: each stage and the time to first audio.
     Chain(crate::bench_chain::BenchChainArgs),
     /// The server's job runtime: time to first audio and to a stored track, per variant.
-    Server(crate::bench_server::BenchServerArgs),
+    Server(Box<crate::bench_server::BenchServerArgs>),
 }
 
 /// Flags of `ekphrasis bench compose`.
@@ -62,7 +62,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Caption(args) => crate::bench_caption::run(args),
         BenchCommand::Emotion(args) => crate::bench_emotion::run(args),
         BenchCommand::Chain(args) => crate::bench_chain::run(args),
-        BenchCommand::Server(args) => crate::bench_server::run(args),
+        BenchCommand::Server(args) => crate::bench_server::run(*args),
     }
 }
 
