@@ -3,7 +3,8 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { deflateSync } from 'node:zlib';
 import { chromium } from 'playwright-core';
@@ -14,12 +15,20 @@ const required = (name) => {
   return value;
 };
 
-/** Starts `ekphrasis serve` with a fresh data folder; resolves once it is listening. */
-export async function startServer(extraArgs = []) {
-  const data = mkdtempSync(join(tmpdir(), 'ekphrasis-browser-'));
+/** The demo gallery the repository ships. */
+export const GALLERY = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'public', 'gallery');
+
+/**
+ * Starts `ekphrasis serve` with the tiny demo models and the repository's gallery, on a fresh
+ * data folder (or `options.data`, to start again where an earlier server stopped); resolves once
+ * it is listening. `stop()` keeps the data folder when `options.keep` is set.
+ */
+export async function startServer(extraArgs = [], options = {}) {
+  const data = options.data ?? mkdtempSync(join(tmpdir(), 'ekphrasis-browser-'));
   const child = spawn(
     required('EKPHRASIS_BIN'),
-    ['serve', '--addr', '127.0.0.1:0', '--data', data, '--static-dir', required('EKPHRASIS_DIST'), ...extraArgs],
+    ['serve', '--demo', '--addr', options.addr ?? '127.0.0.1:0', '--data', data, '--gallery', GALLERY,
+      '--static-dir', required('EKPHRASIS_DIST'), ...extraArgs],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } },
   );
   const lines = createInterface({ input: child.stdout });
@@ -36,13 +45,14 @@ export async function startServer(extraArgs = []) {
   });
   return {
     url,
-    async stop() {
+    data,
+    async stop({ keep = false } = {}) {
       if (child.exitCode === null) {
         const exited = new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
         await exited;
       }
-      rmSync(data, { recursive: true, force: true });
+      if (!keep) rmSync(data, { recursive: true, force: true });
     },
   };
 }

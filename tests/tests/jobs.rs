@@ -498,3 +498,47 @@ async fn tracks_survive_a_restart_and_an_interrupted_one_leaves_nothing() {
         .await;
     assert_eq!(done(&client.collect_job().await), (track, true));
 }
+
+#[tokio::test]
+async fn the_gallery_lists_its_paintings_and_one_becomes_music() {
+    let server = TestServer::start().await;
+    let items: Vec<ekphrasis_shared::api::GalleryItem> = reqwest::get(server.url("/api/gallery"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(items.len() >= 5, "the demo gallery: {items:?}");
+    for item in &items {
+        assert!(!item.alt.is_empty(), "{} has alt text", item.id);
+        assert_eq!(item.licence, "CC0-1.0");
+        assert!(item.track.is_none(), "nothing rendered yet");
+        let image = reqwest::get(server.url(&item.image_url)).await.unwrap();
+        assert_eq!(image.headers()["content-type"], "image/jpeg", "{}", item.id);
+    }
+    let item = &items[0];
+    let mut client = WsClient::handshake(&server.ws_url()).await;
+    let mut request = GenerateRequest::new(ImageRef::Gallery(item.id.clone()));
+    request.seconds = Some(1.0);
+    request.variant = Some(Variant::Narrative);
+    client.send(&ClientMsg::Generate(request)).await;
+    let (track, _) = done(&client.collect_job().await);
+    let info: TrackInfo = reqwest::get(server.url(&format!("/api/tracks/{track}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info.gallery.as_ref(), Some(&item.id));
+    assert_eq!(info.image_url, item.image_url);
+    assert_eq!(info.description, None, "narrative stops at the caption");
+    assert_eq!(info.music_text, info.caption.clone().unwrap());
+    // The share preview names the painting.
+    let html = reqwest::get(server.url(&info.share_path))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&item.title), "{html}");
+}
