@@ -79,6 +79,42 @@ impl ReceivedAudio {
     }
 }
 
+impl ReceivedAudio {
+    /// Frames (one sample per channel) received.
+    pub fn frames(&self) -> u64 {
+        let channels = self.format.map_or(1, |f| usize::from(f.channels.max(1)));
+        (self.samples.len() / channels) as u64
+    }
+
+    /// A piece received whole, such as a stored track's WAV file.
+    pub fn whole(format: AudioFormat, samples: Vec<f32>) -> Self {
+        ReceivedAudio {
+            format: Some(format),
+            samples,
+            ..ReceivedAudio::default()
+        }
+    }
+}
+
+/// One channel of `frames` frames from `first_frame` on, out of interleaved samples.
+pub fn channel(
+    samples: &[f32],
+    channels: u16,
+    index: u16,
+    first_frame: u64,
+    frames: u64,
+) -> Vec<f32> {
+    let channels = usize::from(channels.max(1));
+    let start = first_frame as usize * channels + usize::from(index);
+    samples
+        .iter()
+        .skip(start)
+        .step_by(channels)
+        .take(frames as usize)
+        .copied()
+        .collect()
+}
+
 /// A count of frames in words.
 fn frames(count: u32) -> String {
     match count {
@@ -120,6 +156,23 @@ mod tests {
             audio.summary().as_deref(),
             Some("4 Hz stereo · 1.0 s of audio received")
         );
+    }
+
+    #[test]
+    fn channels_are_taken_apart_and_frames_counted() {
+        let stereo = [0.0, 1.0, 0.1, 1.1, 0.2, 1.2];
+        assert_eq!(channel(&stereo, 2, 0, 1, 2), [0.1, 0.2]);
+        assert_eq!(channel(&stereo, 2, 1, 0, 5), [1.0, 1.1, 1.2]);
+        assert_eq!(channel(&stereo, 1, 0, 4, 1), [0.2]);
+        let audio = ReceivedAudio::whole(
+            AudioFormat {
+                sample_rate: 2,
+                channels: 2,
+            },
+            stereo.to_vec(),
+        );
+        assert_eq!(audio.frames(), 3);
+        assert_eq!(audio.seconds(), Some(1.5));
     }
 
     #[test]

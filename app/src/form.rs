@@ -1,5 +1,5 @@
-//! The compose form's values as typed, and the `Generate` request built from them: every value
-//! is read and checked against the shared ranges before anything is sent.
+//! The compose form's values as typed, and the `Generate` and `Describe` requests built from
+//! them: every value is read and checked against the shared ranges before anything is sent.
 
 use std::fmt::Display;
 use std::ops::RangeInclusive;
@@ -18,6 +18,9 @@ pub struct ComposeForm {
     pub top_k: String,
     pub temperature: String,
     pub guidance: String,
+    /// The musical description as the person edited it, once the painting has been read;
+    /// `None` lets the language model write it while composing.
+    pub description: Option<String>,
 }
 
 impl Default for ComposeForm {
@@ -29,8 +32,14 @@ impl Default for ComposeForm {
             top_k: "250".to_owned(),
             temperature: "1.0".to_owned(),
             guidance: "3.0".to_owned(),
+            description: None,
         }
     }
+}
+
+/// Whether a variant composes from the musical description (so that the person's own is used).
+pub fn uses_description(variant: Variant) -> bool {
+    matches!(variant, Variant::Lyrical | Variant::Optimized)
 }
 
 /// A form value that cannot be sent, naming its field as the wire does.
@@ -49,6 +58,7 @@ struct Choices {
     top_k: u32,
     temperature: f32,
     guidance: f32,
+    description: Option<String>,
 }
 
 impl ComposeForm {
@@ -63,7 +73,33 @@ impl ComposeForm {
             top_k: Some(choices.top_k),
             temperature: Some(choices.temperature),
             guidance: Some(choices.guidance),
+            description: choices.description,
         })
+    }
+
+    /// The request that reads the painting (emotion, caption, description) before composing:
+    /// these settings, with a variant that writes a description.
+    pub fn describe_request(&self, image: ImageRef) -> Result<GenerateRequest, FieldProblem> {
+        let mut request = self.request(image)?;
+        if !uses_description(self.variant) {
+            request.variant = Some(Variant::Lyrical);
+        }
+        request.description = None;
+        Ok(request)
+    }
+
+    /// A form holding `settings`, to make a piece again (the caller clears the seed for a new
+    /// one).
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            variant: settings.variant,
+            seconds: settings.seconds.round().clamp(1.0, 120.0),
+            seed: settings.seed.to_string(),
+            top_k: settings.top_k.to_string(),
+            temperature: settings.temperature.to_string(),
+            guidance: settings.guidance.to_string(),
+            description: settings.description.clone(),
+        }
     }
 
     /// The first value that cannot be sent, if any.
@@ -96,12 +132,27 @@ impl ComposeForm {
             parse_decimal("guidance", &self.guidance)?,
             &Settings::GUIDANCE,
         )?;
+        let description = match self.description.as_deref().map(str::trim) {
+            _ if !uses_description(self.variant) => None,
+            None | Some("") => None,
+            Some(text) if text.chars().count() > Settings::MAX_DESCRIPTION_CHARS => {
+                return Err(FieldProblem {
+                    field: "description",
+                    message: format!(
+                        "The description must be at most {} characters.",
+                        Settings::MAX_DESCRIPTION_CHARS
+                    ),
+                });
+            }
+            Some(text) => Some(text.to_owned()),
+        };
         Ok(Choices {
             seconds,
             seed,
             top_k,
             temperature,
             guidance,
+            description,
         })
     }
 }
@@ -115,6 +166,7 @@ pub fn field_label(field: &str) -> Option<&'static str> {
         "top_k" => Some("Top-k"),
         "temperature" => Some("Temperature"),
         "guidance" => Some("Guidance"),
+        "description" => Some("Description"),
         _ => None,
     }
 }
@@ -194,6 +246,7 @@ mod tests {
             top_k: "100".to_owned(),
             temperature: "0.7".to_owned(),
             guidance: "5".to_owned(),
+            description: Some("ignored: emotive does not use it".to_owned()),
         };
         let request = form.request(image()).expect("valid");
         assert_eq!(request.variant, Some(Variant::Emotive));
@@ -202,6 +255,66 @@ mod tests {
         assert_eq!(request.top_k, Some(100));
         assert_eq!(request.temperature, Some(0.7));
         assert_eq!(request.guidance, Some(5.0));
+        assert_eq!(request.description, None);
+    }
+
+    #[test]
+    fn the_edited_description_goes_with_the_variants_that_use_it() {
+        let mut form = ComposeForm {
+            description: Some("  slow strings, rain  ".to_owned()),
+            ..ComposeForm::default()
+        };
+        let request = form.request(image()).expect("valid");
+        assert_eq!(request.description.as_deref(), Some("slow strings, rain"));
+        // Emptied: the language model writes it.
+        form.description = Some("   ".to_owned());
+        assert_eq!(form.request(image()).expect("valid").description, None);
+        form.description = Some("x".repeat(1001));
+        let problem = form.problem().expect("too long");
+        assert_eq!(problem.field, "description");
+        assert_eq!(
+            problem.message,
+            "The description must be at most 1000 characters."
+        );
+        form.variant = Variant::Narrative;
+        assert_eq!(form.problem(), None, "narrative does not send it");
+    }
+
+    #[test]
+    fn reading_the_painting_writes_a_description() {
+        let form = ComposeForm {
+            variant: Variant::Emotive,
+            description: Some("mine".to_owned()),
+            ..ComposeForm::default()
+        };
+        let request = form.describe_request(image()).expect("valid");
+        assert_eq!(request.variant, Some(Variant::Lyrical));
+        assert_eq!(request.description, None);
+        let optimized = ComposeForm {
+            variant: Variant::Optimized,
+            ..ComposeForm::default()
+        };
+        let request = optimized.describe_request(image()).expect("valid");
+        assert_eq!(request.variant, Some(Variant::Optimized));
+    }
+
+    #[test]
+    fn settings_come_back_as_the_form_that_made_them() {
+        let form = ComposeForm {
+            variant: Variant::Narrative,
+            seconds: 20.0,
+            seed: "7".to_owned(),
+            top_k: "100".to_owned(),
+            temperature: "0.7".to_owned(),
+            guidance: "5".to_owned(),
+            description: None,
+        };
+        let settings = form
+            .request(image())
+            .expect("valid")
+            .resolve(|| unreachable!("a seed was given"))
+            .expect("in range");
+        assert_eq!(ComposeForm::from_settings(&settings), form);
     }
 
     #[test]

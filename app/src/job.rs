@@ -1,9 +1,10 @@
 //! The current piece as the server reports it: its place in the queue, the stages as they start
-//! and finish with their results, and how it ended. Audio samples are kept apart, in
-//! [`crate::audio`].
+//! and finish with their results, and how it ended; or a stored piece, shown the same way.
+//! Audio samples are kept apart, in [`crate::audio`].
 
+use ekphrasis_shared::api::TrackInfo;
 use ekphrasis_shared::{
-    ErrorCode, JobId, ServerMsg, Settings, Stage, StageResult, StageState, TrackId,
+    ErrorCode, JobId, ServerMsg, Settings, Stage, StageResult, StageState, TrackId, Variant,
 };
 
 use crate::problem::Problem;
@@ -25,8 +26,20 @@ pub enum Phase {
     /// Cancel was sent; waiting for the server to confirm.
     Cancelling,
     Cancelled,
+    /// A `describe` request finished: the stages before composing have reported.
+    Described,
     Done(Finished),
     Failed(Problem),
+}
+
+/// What was asked of the server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JobKind {
+    /// Make music (`generate`).
+    #[default]
+    Compose,
+    /// Only read the painting (`describe`).
+    Describe,
 }
 
 /// A finished piece.
@@ -36,6 +49,8 @@ pub struct Finished {
     /// Where the piece's own page is, e.g. `/t/{track}`.
     pub share_path: String,
     pub seconds: f32,
+    /// True for a piece made earlier and loaded from the server, not composed just now.
+    pub stored: bool,
 }
 
 impl Phase {
@@ -50,6 +65,13 @@ impl Phase {
             Phase::Running => "Composing…".to_owned(),
             Phase::Cancelling => "Cancelling…".to_owned(),
             Phase::Cancelled => "Cancelled.".to_owned(),
+            Phase::Described => "The painting has been read. Change the description if you \
+                                 like, then compose."
+                .to_owned(),
+            Phase::Done(finished) if finished.stored => format!(
+                "A piece made earlier for this painting: {:.1} s of music.",
+                finished.seconds
+            ),
             Phase::Done(finished) => format!("Finished: {:.1} s of music.", finished.seconds),
             Phase::Failed(_) => "Stopped.".to_owned(),
         }
@@ -103,20 +125,100 @@ impl StageStatus {
 /// The current piece.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Job {
+    pub kind: JobKind,
     pub phase: Phase,
     /// Set once the server accepts the request.
     pub id: Option<JobId>,
     /// The settings the server resolved the request to.
     pub settings: Option<Settings>,
+    /// True when the musical description is the person's own, not the language model's.
+    pub own_description: bool,
     stages: Vec<StageReport>,
 }
 
 impl Job {
-    /// A piece just asked for.
-    pub fn requested() -> Self {
+    /// A piece (or a reading of the painting) just asked for.
+    pub fn requested(kind: JobKind) -> Self {
         Job {
+            kind,
             phase: Phase::Requested,
             ..Job::default()
+        }
+    }
+
+    /// A stored piece, with every stage done.
+    pub fn from_track(info: &TrackInfo) -> Self {
+        let done = |stage, result| StageReport {
+            stage,
+            state: StageState::Done,
+            result,
+        };
+        let mut stages = vec![done(
+            Stage::Emotion,
+            Some(StageResult::Emotion {
+                label: info.emotion,
+                probabilities: info.probabilities,
+                labeller: info.labeller.clone(),
+            }),
+        )];
+        if let Some(text) = &info.caption {
+            stages.push(done(
+                Stage::Caption,
+                Some(StageResult::Caption { text: text.clone() }),
+            ));
+        }
+        if let Some(text) = &info.description {
+            stages.push(done(
+                Stage::Enhance,
+                Some(StageResult::Description {
+                    text: text.clone(),
+                    fallback: false,
+                }),
+            ));
+        }
+        stages.push(done(Stage::Compose, None));
+        Job {
+            kind: JobKind::Compose,
+            phase: Phase::Done(Finished {
+                track: info.id.clone(),
+                share_path: info.share_path.clone(),
+                seconds: info.seconds,
+                stored: true,
+            }),
+            id: None,
+            own_description: info.settings.description.is_some(),
+            settings: Some(info.settings.clone()),
+            stages,
+        }
+    }
+
+    /// The stages this piece goes through, in order: those its variant needs, and for a
+    /// reading of the painting, not the composing.
+    pub fn stages_shown(&self) -> Vec<Stage> {
+        let variant = self
+            .settings
+            .as_ref()
+            .map_or(Variant::Lyrical, |s| s.variant);
+        let mut stages = stages_for(variant);
+        if self.kind == JobKind::Describe {
+            stages.retain(|stage| *stage != Stage::Compose);
+        }
+        stages
+    }
+
+    /// The musical description the server wrote, once it has.
+    pub fn description(&self) -> Option<&str> {
+        match self.stage(Stage::Enhance)?.result.as_ref()? {
+            StageResult::Description { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The finished piece, if it is one.
+    pub fn finished(&self) -> Option<&Finished> {
+        match &self.phase {
+            Phase::Done(finished) => Some(finished),
+            _ => None,
         }
     }
 
@@ -161,18 +263,40 @@ impl Job {
     pub fn apply(&mut self, message: ServerMsg) {
         match message {
             // The connection checks the handshake.
-            ServerMsg::Hello { .. } | ServerMsg::Described { .. } => {}
+            ServerMsg::Hello { .. } => {}
+            ServerMsg::Described { job } => {
+                if self.owns(job) && self.is_active() {
+                    self.phase = Phase::Described;
+                }
+            }
             ServerMsg::Accepted {
                 job,
                 position,
                 settings,
             } => {
+                let own = settings
+                    .description
+                    .clone()
+                    .filter(|_| self.kind == JobKind::Compose);
                 *self = Job {
+                    kind: self.kind,
                     phase: queue_phase(position),
                     id: Some(job),
+                    own_description: own.is_some(),
                     settings: Some(settings),
                     stages: Vec::new(),
                 };
+                // The person wrote the description: that stage is theirs, done before it ran.
+                if let Some(text) = own {
+                    self.record(StageReport {
+                        stage: Stage::Enhance,
+                        state: StageState::Done,
+                        result: Some(StageResult::Description {
+                            text,
+                            fallback: false,
+                        }),
+                    });
+                }
             }
             ServerMsg::Queued { job, position } => {
                 if self.owns(job) && self.is_active() && self.phase != Phase::Cancelling {
@@ -212,6 +336,7 @@ impl Job {
                         track,
                         share_path,
                         seconds,
+                        stored: false,
                     });
                 }
             }
@@ -265,6 +390,15 @@ impl Job {
             }
             None => self.stages.push(report),
         }
+    }
+}
+
+/// The stages a variant runs, in order.
+pub fn stages_for(variant: Variant) -> Vec<Stage> {
+    match variant {
+        Variant::Emotive => vec![Stage::Emotion, Stage::Compose],
+        Variant::Narrative => vec![Stage::Emotion, Stage::Caption, Stage::Compose],
+        Variant::Lyrical | Variant::Optimized => Stage::ALL.to_vec(),
     }
 }
 
@@ -359,7 +493,7 @@ mod tests {
 
     #[test]
     fn a_piece_goes_from_queue_through_stages_to_done() {
-        let mut job = Job::requested();
+        let mut job = Job::requested(JobKind::Compose);
         assert!(job.is_active());
         assert!(!job.was_accepted());
         job.apply(accepted(2));
@@ -396,7 +530,7 @@ mod tests {
 
     #[test]
     fn refusals_and_cancellations_end_the_piece() {
-        let mut job = Job::requested();
+        let mut job = Job::requested(JobKind::Compose);
         job.apply(ServerMsg::error(
             ErrorCode::ModelsUnavailable,
             "music cannot be made here: no runtime",
@@ -409,7 +543,7 @@ mod tests {
             ProblemCode::Server(ErrorCode::ModelsUnavailable)
         );
 
-        let mut job = Job::requested();
+        let mut job = Job::requested(JobKind::Compose);
         job.apply(accepted(0));
         job.apply(started(Stage::Caption));
         job.cancelling();
@@ -426,7 +560,7 @@ mod tests {
 
     #[test]
     fn a_dropped_connection_fails_only_a_piece_in_progress() {
-        let mut job = Job::requested();
+        let mut job = Job::requested(JobKind::Compose);
         job.connection_lost();
         assert!(matches!(&job.phase, Phase::Failed(p) if p.code == ProblemCode::ConnectionLost));
         let mut idle = Job::default();
@@ -436,7 +570,7 @@ mod tests {
 
     #[test]
     fn messages_about_another_piece_are_ignored() {
-        let mut job = Job::requested();
+        let mut job = Job::requested(JobKind::Compose);
         job.apply(accepted(0));
         job.apply(ServerMsg::Stage {
             job: JobId(4),
@@ -445,6 +579,97 @@ mod tests {
             result: None,
         });
         assert_eq!(job.stage_status(Stage::Emotion), StageStatus::Waiting);
+    }
+
+    #[test]
+    fn reading_the_painting_ends_described_with_the_description() {
+        let mut job = Job::requested(JobKind::Describe);
+        job.apply(accepted(0));
+        assert_eq!(job.kind, JobKind::Describe);
+        assert_eq!(
+            job.stages_shown(),
+            [Stage::Emotion, Stage::Caption, Stage::Enhance]
+        );
+        job.apply(ServerMsg::Stage {
+            job: JobId(3),
+            stage: Stage::Enhance,
+            state: StageState::Done,
+            result: Some(StageResult::Description {
+                text: "slow cello".to_owned(),
+                fallback: false,
+            }),
+        });
+        assert_eq!(job.description(), Some("slow cello"));
+        job.apply(ServerMsg::Described { job: JobId(3) });
+        assert_eq!(job.phase, Phase::Described);
+        assert!(!job.is_active());
+    }
+
+    #[test]
+    fn a_description_of_the_persons_own_counts_as_done() {
+        let mut job = Job::requested(JobKind::Compose);
+        let mut own = settings();
+        own.description = Some("rain on a window".to_owned());
+        job.apply(ServerMsg::Accepted {
+            job: JobId(3),
+            position: 0,
+            settings: own,
+        });
+        assert!(job.own_description);
+        assert_eq!(job.stage_status(Stage::Enhance), StageStatus::Done);
+        assert_eq!(job.description(), Some("rain on a window"));
+        assert_eq!(job.stage_status(Stage::Caption), StageStatus::Waiting);
+    }
+
+    #[test]
+    fn each_variant_shows_the_stages_it_runs() {
+        assert_eq!(
+            stages_for(Variant::Emotive),
+            [Stage::Emotion, Stage::Compose]
+        );
+        assert_eq!(
+            stages_for(Variant::Narrative),
+            [Stage::Emotion, Stage::Caption, Stage::Compose]
+        );
+        assert_eq!(stages_for(Variant::Optimized), Stage::ALL);
+    }
+
+    #[test]
+    fn a_stored_track_shows_as_a_finished_piece() {
+        let info = TrackInfo {
+            id: TrackId::from_bits(9),
+            share_path: "/t/x".to_owned(),
+            settings: settings(),
+            image_url: "/api/images/x".to_owned(),
+            gallery: None,
+            emotion: Emotion::Happy,
+            probabilities: EmotionProbabilities {
+                happy: 0.6,
+                angry: 0.1,
+                sad: 0.1,
+                fun: 0.1,
+                neutral: 0.1,
+            },
+            labeller: "clip-zero-shot".to_owned(),
+            caption: Some("a happy painting of a meadow".to_owned()),
+            description: Some("bright flutes".to_owned()),
+            music_text: "bright flutes".to_owned(),
+            sample_rate: 32_000,
+            seconds: 15.0,
+            wav_url: "/api/tracks/x/audio.wav".to_owned(),
+            compressed_url: "/api/tracks/x/audio.ogg".to_owned(),
+            model_revisions: Default::default(),
+            demo: true,
+            created_at: 0,
+        };
+        let job = Job::from_track(&info);
+        assert!(!job.is_active());
+        assert_eq!(job.finished().map(|f| f.stored), Some(true));
+        for stage in Stage::ALL {
+            assert_eq!(job.stage_status(stage), StageStatus::Done, "{stage:?}");
+        }
+        assert_eq!(job.description(), Some("bright flutes"));
+        assert!(job.phase.words().starts_with("A piece made earlier"));
     }
 
     #[test]

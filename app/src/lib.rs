@@ -1,36 +1,54 @@
-//! Ekphrasis in the browser: choose a painting, upload it, and follow the server as it reads
-//! the painting's emotion, captions it, describes it musically and composes.
+//! Ekphrasis in the browser: choose a painting, and follow the server as it reads the
+//! painting's emotion, captions it, describes it musically and composes, playing the music as
+//! it arrives; share it; open a track's own page.
 //!
-//! Pure logic (what the page shows and sends) lives in modules that do not touch the browser:
-//! `backoff`, `connection`, `problem`, `form`, `upload`, `compose`, `job` and
-//! `audio`. `api` and `ws` talk to the server; `components` draw the page.
+//! # Layout
+//! Pure logic (what the page shows, sends and schedules) lives in modules that do not touch
+//! the browser and are tested on the host: `route`, `backoff`, `connection`, `problem`,
+//! `form`, `painting`, `upload`, `compose`, `job`, `again`, `models_notice`, `share`, `audio`,
+//! `wav`, `timeline` (when each chunk of audio plays), `playback` (the player's state),
+//! `waveform` and `clock`. Browser code is kept thin: `api` (HTTP) and `ws` (the socket) talk
+//! to the server, `player` makes the Web Audio calls, `nav` moves between pages, `sharing`
+//! uses the clipboard and share sheet, `studio` holds the home page's state and actions, and
+//! `components` draw the pages.
 
+mod again;
 mod api;
 mod audio;
 mod backoff;
+mod clock;
 mod components;
 mod compose;
 mod connection;
 mod form;
 mod job;
+mod models_notice;
+mod nav;
+mod painting;
+mod playback;
+mod player;
 mod problem;
+mod route;
+mod share;
+mod sharing;
+mod studio;
+mod timeline;
 mod upload;
+mod wav;
+mod waveform;
 mod ws;
 
-use ekphrasis_shared::ServerMsg;
 use leptos::prelude::*;
 
-use crate::audio::{AudioFormat, ReceivedAudio};
-use crate::components::compose_bar::ComposeBar;
-use crate::components::controls::Controls;
 use crate::components::footer::Footer;
 use crate::components::header::Header;
-use crate::components::results::Results;
-use crate::components::uploader::Uploader;
-use crate::form::ComposeForm;
-use crate::job::Job;
-use crate::upload::UploadState;
-use crate::ws::{Connection, Incoming};
+use crate::components::home::HomePage;
+use crate::components::models_banner::ModelsBanner;
+use crate::components::not_here::NotHere;
+use crate::components::track_page::TrackPage;
+use crate::nav::Nav;
+use crate::route::Route;
+use crate::studio::Studio;
 
 /// Mounts the app on the page's body.
 pub fn start() {
@@ -38,52 +56,44 @@ pub fn start() {
     leptos::mount::mount_to_body(App);
 }
 
-/// The whole page: the painting and the settings on one side, what the server reports on the
-/// other.
+/// Every page: the header with the connection, the models' banner, the page for the address
+/// and the footer. The connection, the player and the home page's state outlive the pages.
 #[component]
 fn App() -> impl IntoView {
-    let upload = RwSignal::new(UploadState::Idle);
-    let form = RwSignal::new(ComposeForm::default());
-    let job = RwSignal::new(Job::default());
-    let audio = RwSignal::new(ReceivedAudio::default());
-    let connection = Connection::open(move |incoming| receive(incoming, job, audio));
+    let nav = Nav::install();
+    let studio = Studio::new();
+    provide_context(nav);
+    provide_context(studio);
+    let health = LocalResource::new(|| async { api::health().await.ok() });
+    let health = Signal::derive(move || health.get().flatten());
+    let gallery = LocalResource::new(|| async { api::gallery().await.map_err(|e| e.problem()) });
+    let gallery = Signal::derive(move || gallery.get());
+    let route = Memo::new(move |_| nav.route());
 
     view! {
         <div class="page">
-            <Header connection=connection />
-            <main class="layout">
-                <div class="column">
-                    <Uploader upload=upload />
-                    <Controls form=form />
-                    <ComposeBar connection=connection upload=upload form=form job=job audio=audio />
-                </div>
-                <Results connection=connection job=job audio=audio />
+            <a class="skip-link" href="#main">"Skip to the content"</a>
+            <Header connection=studio.connection />
+            <ModelsBanner health=health />
+            <main id="main" tabindex="-1">
+                {move || match route.get() {
+                    Route::Home { again } => {
+                        view! { <HomePage again=again health=health gallery=gallery /> }.into_any()
+                    }
+                    // The kiosk's own layout comes later; until then it is the home page.
+                    Route::Kiosk => {
+                        view! { <HomePage again=None health=health gallery=gallery /> }.into_any()
+                    }
+                    Route::Track { .. } => {
+                        let id = route.get_untracked().track_id();
+                        view! { <TrackPage id=id gallery=gallery /> }.into_any()
+                    }
+                    Route::NotFound => {
+                        view! { <NotHere what="This page is not on this server." /> }.into_any()
+                    }
+                }}
             </main>
             <Footer />
         </div>
-    }
-}
-
-/// Files what the connection passes on: audio with the samples, the rest with the piece.
-fn receive(incoming: Incoming, job: RwSignal<Job>, audio: RwSignal<ReceivedAudio>) {
-    match incoming {
-        Incoming::Message(message) => {
-            if let ServerMsg::AudioFormat {
-                sample_rate,
-                channels,
-                ..
-            } = &message
-            {
-                let format = AudioFormat {
-                    sample_rate: *sample_rate,
-                    channels: *channels,
-                };
-                audio.update(|audio| audio.start(format));
-            }
-            job.update(|job| job.apply(message));
-        }
-        Incoming::Audio(frame) => audio.update(|audio| audio.push(&frame)),
-        Incoming::UnreadableAudio => audio.update(ReceivedAudio::note_unreadable),
-        Incoming::Dropped => job.update(Job::connection_lost),
     }
 }

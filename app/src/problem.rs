@@ -127,6 +127,24 @@ impl Problem {
         .with_advice("Compose again once the page has reconnected.")
     }
 
+    /// A track the server does not have.
+    pub fn missing_track() -> Self {
+        Problem::new(
+            ProblemCode::Server(ErrorCode::NotFound),
+            "This track is not on this server.",
+        )
+        .with_advice("Choose a painting to make a new piece.")
+    }
+
+    /// A stored track whose audio this page cannot play.
+    pub fn unplayable_audio() -> Self {
+        Problem::new(
+            ProblemCode::UnreadableAnswer,
+            "The piece's audio could not be played in this page.",
+        )
+        .with_advice("Compose a new piece, or download the piece from its own page.")
+    }
+
     /// A file larger than the upload limit.
     pub fn too_large(size_text: &str, limit_text: &str) -> Self {
         Problem::new(ProblemCode::TooLarge, "That image is too large to upload.")

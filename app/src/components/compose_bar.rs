@@ -1,54 +1,42 @@
 //! The Compose button, with why it cannot be pressed yet, and Cancel while a piece is made.
 
-use ekphrasis_shared::ClientMsg;
 use leptos::prelude::*;
 
-use crate::audio::ReceivedAudio;
-use crate::compose::blocker;
-use crate::form::ComposeForm;
+use crate::form::uses_description;
 use crate::job::{Job, Phase};
-use crate::problem::Problem;
-use crate::upload::UploadState;
-use crate::ws::Connection;
+use crate::studio::Studio;
+
+/// Brings the results into view where they sit below the form (narrow screens).
+pub fn show_results() {
+    let narrow = window()
+        .inner_width()
+        .ok()
+        .and_then(|width| width.as_f64())
+        .is_some_and(|width| width < 960.0);
+    if let (true, Some(results)) = (narrow, document().get_element_by_id("results-title")) {
+        results.scroll_into_view();
+    }
+}
 
 /// Sends the request, or says what it is waiting for; offers Cancel while a piece is made.
 #[component]
-pub fn ComposeBar(
-    connection: Connection,
-    upload: RwSignal<UploadState>,
-    form: RwSignal<ComposeForm>,
-    job: RwSignal<Job>,
-    audio: RwSignal<ReceivedAudio>,
-) -> impl IntoView {
-    let blocked = Memo::new(move |_| {
-        let connected = connection.is_connected();
-        let setting_problem = form.with(ComposeForm::problem);
-        let composing = job.with(Job::is_active);
-        upload.with(|upload| blocker(connected, upload, setting_problem, composing))
+pub fn ComposeBar(studio: Studio) -> impl IntoView {
+    let job = studio.job;
+    let blocked = Memo::new(move |_| studio.blocker());
+    let label = Memo::new(move |_| {
+        let own_words = studio.form.with(|form| {
+            form.description
+                .as_deref()
+                .is_some_and(|t| !t.trim().is_empty())
+                && uses_description(form.variant)
+        });
+        let stored = job.with(|job| job.finished().is_some_and(|f| f.stored));
+        match (own_words, stored) {
+            (true, _) => "Compose from this description",
+            (false, true) => "Compose a new piece",
+            (false, false) => "Compose music",
+        }
     });
-
-    let compose = move |_| {
-        let Some(image) = upload.with_untracked(UploadState::image) else {
-            return;
-        };
-        // The button is disabled while a setting is wrong; the field says which.
-        let Ok(request) = form.with_untracked(|form| form.request(image)) else {
-            return;
-        };
-        match connection.send(ClientMsg::Generate(request)) {
-            Ok(()) => {
-                audio.set(ReceivedAudio::default());
-                job.set(Job::requested());
-            }
-            Err(_) => job.set(Job::failed(Problem::network())),
-        }
-    };
-    let cancel = move |_| {
-        if connection.send(ClientMsg::Cancel).is_ok() {
-            job.update(Job::cancelling);
-        }
-    };
-
     view! {
         <div class="compose-bar">
             <div class="compose-buttons">
@@ -58,9 +46,12 @@ pub fn ComposeBar(
                     data-testid="compose"
                     aria-describedby="compose-reason"
                     disabled=move || blocked.with(Option::is_some)
-                    on:click=compose
+                    on:click=move |_| {
+                        studio.compose();
+                        show_results();
+                    }
                 >
-                    "Compose music"
+                    {move || label.get()}
                 </button>
                 <Show when=move || job.with(Job::is_active)>
                     <button
@@ -68,7 +59,7 @@ pub fn ComposeBar(
                         class="button secondary"
                         data-testid="cancel"
                         disabled=move || job.with(|job| job.phase == Phase::Cancelling)
-                        on:click=cancel
+                        on:click=move |_| studio.cancel()
                     >
                         "Cancel"
                     </button>

@@ -1,11 +1,13 @@
 //! The settings of a piece: the variant, its length, and the sampling settings under Advanced.
 
+use ekphrasis_shared::api::Health;
 use ekphrasis_shared::{Settings, Variant};
 use leptos::ev;
 use leptos::prelude::*;
 
 use crate::form::{ComposeForm, field_label};
 use crate::job::title_case;
+use crate::models_notice::variant_available;
 
 /// Reads one text field of the form.
 type Read = fn(&ComposeForm) -> &String;
@@ -14,7 +16,7 @@ type Write = fn(&mut ComposeForm, String);
 
 /// The variant choice, the length slider and the advanced settings.
 #[component]
-pub fn Controls(form: RwSignal<ComposeForm>) -> impl IntoView {
+pub fn Controls(form: RwSignal<ComposeForm>, health: Signal<Option<Health>>) -> impl IntoView {
     let seconds_min = Settings::SECONDS.start().to_string();
     let seconds_max = Settings::SECONDS.end().to_string();
     view! {
@@ -24,7 +26,12 @@ pub fn Controls(form: RwSignal<ComposeForm>) -> impl IntoView {
                 <legend>"Variant"</legend>
                 {Variant::ALL
                     .into_iter()
-                    .map(|variant| view! { <VariantOption form=form variant=variant /> })
+                    .map(|variant| {
+                        let available = Signal::derive(move || {
+                            health.with(|health| variant_available(health.as_ref(), variant))
+                        });
+                        view! { <VariantOption form=form variant=variant available=available /> }
+                    })
                     .collect_view()}
             </fieldset>
             <div class="field">
@@ -93,16 +100,21 @@ pub fn Controls(form: RwSignal<ComposeForm>) -> impl IntoView {
 
 /// One variant as a radio option with its explanation.
 #[component]
-fn VariantOption(form: RwSignal<ComposeForm>, variant: Variant) -> impl IntoView {
+fn VariantOption(
+    form: RwSignal<ComposeForm>,
+    variant: Variant,
+    available: Signal<bool>,
+) -> impl IntoView {
     let id = format!("variant-{variant}");
     let label_for = id.clone();
     view! {
-        <label class="variant" for=label_for>
+        <label class="variant" for=label_for class:unavailable=move || !available.get()>
             <input
                 type="radio"
                 name="variant"
                 id=id
                 value=variant.as_str()
+                disabled=move || !available.get()
                 prop:checked=move || form.with(|form| form.variant == variant)
                 on:change=move |_| form.update(|form| form.variant = variant)
             />
@@ -113,6 +125,20 @@ fn VariantOption(form: RwSignal<ComposeForm>, variant: Variant) -> impl IntoView
                         .then(|| view! { <span class="tag">"default"</span> })}
                 </span>
                 <span class="variant-explanation">{variant.explanation()}</span>
+                {move || {
+                    (!available.get())
+                        .then(|| {
+                            view! {
+                                <span class="variant-explanation unavailable-note">
+                                    {if variant == Variant::Optimized {
+                                        "Not on this server: it needs a fine-tuned composer."
+                                    } else {
+                                        "Not available on this server."
+                                    }}
+                                </span>
+                            }
+                        })
+                }}
             </span>
         </label>
     }

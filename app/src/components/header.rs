@@ -10,7 +10,9 @@ pub fn Header(connection: Connection) -> impl IntoView {
     view! {
         <header class="site-header">
             <div class="brand">
-                <h1>"Ekphrasis"</h1>
+                <h1>
+                    <a href="/" class="brand-link">"Ekphrasis"</a>
+                </h1>
                 <p class="tagline">"Music that carries a painting's emotion"</p>
             </div>
             <ConnectionBadge connection=connection />

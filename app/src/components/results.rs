@@ -1,29 +1,26 @@
-//! What the server reports, as it arrives: the queue, each stage with its result, the audio
-//! received, the finished piece and any problem.
+//! What the server reports, as it arrives: the queue, each stage with its result, the player
+//! once music comes, the finished piece with its share link, and any problem.
 
-use ekphrasis_shared::{Stage, StageResult};
+use ekphrasis_shared::Stage;
 use leptos::prelude::*;
 
 use crate::audio::ReceivedAudio;
+use crate::components::player_panel::PlayerPanel;
 use crate::components::problem_notice::ProblemNotice;
-use crate::job::{Finished, Job, Phase, settings_words, stage_name, title_case};
-use crate::ws::Connection;
+use crate::components::share_bar::ShareBar;
+use crate::components::stages::StageFindings;
+use crate::job::{Job, JobKind, Phase, settings_words, stage_name};
+use crate::share;
+use crate::studio::Studio;
 
-/// The results card; its contents are a polite live region.
+/// The results card; its stage reports are a polite live region.
 #[component]
-pub fn Results(
-    connection: Connection,
-    job: RwSignal<Job>,
-    audio: RwSignal<ReceivedAudio>,
-) -> impl IntoView {
+pub fn Results(studio: Studio) -> impl IntoView {
+    let job = studio.job;
+    let connection = studio.connection;
     let status = Memo::new(move |_| job.with(|job| job.phase.words()));
     let settings = Memo::new(move |_| job.with(|job| job.settings.as_ref().map(settings_words)));
-    let finished = Memo::new(move |_| {
-        job.with(|job| match &job.phase {
-            Phase::Done(finished) => Some(finished.clone()),
-            _ => None,
-        })
-    });
+    let finished = Memo::new(move |_| job.with(|job| job.finished().cloned()));
     let failure = Memo::new(move |_| {
         job.with(|job| match &job.phase {
             Phase::Failed(problem) => Some(problem.clone()),
@@ -31,6 +28,20 @@ pub fn Results(
         })
     });
     let accepted = Memo::new(move |_| job.with(Job::was_accepted));
+    let stages = Memo::new(move |_| job.with(Job::stages_shown));
+    let has_player = Memo::new(move |_| {
+        job.with(|job| job.kind == JobKind::Compose && job.phase != Phase::Idle)
+    });
+    let title = Memo::new(move |_| {
+        let emotion = job.with(|job| match job.stage(Stage::Emotion)?.result.as_ref()? {
+            ekphrasis_shared::StageResult::Emotion { label, .. } => Some(*label),
+            _ => None,
+        });
+        let painting = studio
+            .painting
+            .with(|p| p.gallery_item().map(|item| item.title.clone()));
+        share::title(emotion, painting.as_deref())
+    });
 
     view! {
         <section class="card results" aria-labelledby="results-title">
@@ -39,19 +50,53 @@ pub fn Results(
                 {move || {
                     connection.problem().map(|problem| view! { <ProblemNotice problem=problem /> })
                 }}
-                <p class="status-line">{move || status.get()}</p>
+                <p class="status-line" data-testid="status">{move || status.get()}</p>
                 {move || settings.get().map(|words| view! { <p class="settings-line">{words}</p> })}
                 <Show when=move || accepted.get()>
                     <ol class="stage-list">
-                        {Stage::ALL
-                            .into_iter()
-                            .map(|stage| view! { <StageRow stage=stage job=job audio=audio /> })
-                            .collect_view()}
+                        {move || {
+                            stages
+                                .get()
+                                .into_iter()
+                                .map(|stage| {
+                                    view! {
+                                        <StageRow stage=stage job=job audio=studio.player.audio() />
+                                    }
+                                })
+                                .collect_view()
+                        }}
                     </ol>
                 </Show>
-                {move || finished.get().map(|finished| view! { <FinishedPiece finished=finished /> })}
                 {move || failure.get().map(|problem| view! { <ProblemNotice problem=problem /> })}
             </div>
+            <Show when=move || has_player.get()>
+                <PlayerPanel player=studio.player />
+            </Show>
+            {move || {
+                finished
+                    .get()
+                    .map(|finished| {
+                        view! {
+                            <div class="finished" data-testid="finished">
+                                <p>
+                                    {if finished.stored {
+                                        format!(
+                                            "A piece made earlier for this painting, {:.1} seconds. Compose to make a new one.",
+                                            finished.seconds,
+                                        )
+                                    } else {
+                                        format!("Your music is ready: {:.1} seconds.", finished.seconds)
+                                    }}
+                                </p>
+                                <ShareBar
+                                    share_path=finished.share_path.clone()
+                                    title=title.get_untracked()
+                                    show_page_link=true
+                                />
+                            </div>
+                        }
+                    })
+            }}
         </section>
     }
 }
@@ -80,57 +125,12 @@ fn StageRow(stage: Stage, job: RwSignal<Job>, audio: RwSignal<ReceivedAudio>) ->
                 <span class="stage-status">{move || status.get().words()}</span>
             </div>
             {move || result.get().map(|result| view! { <StageFindings result=result /> })}
+            {move || {
+                (stage == Stage::Enhance && job.with(|job| job.own_description))
+                    .then(|| view! { <p class="note">"Your own words, used instead of the language model's."</p> })
+            }}
             {(stage == Stage::Compose).then(|| view! { <AudioReceived audio=audio /> })}
         </li>
-    }
-}
-
-/// What a finished stage produced.
-#[component]
-fn StageFindings(result: StageResult) -> impl IntoView {
-    match result {
-        StageResult::Emotion {
-            label,
-            probabilities,
-            labeller,
-        } => {
-            let bars = probabilities
-                .iter()
-                .map(|(emotion, probability)| {
-                    let percent = probability.clamp(0.0, 1.0) * 100.0;
-                    view! {
-                        <li class="bar-row" class:chosen=emotion == label>
-                            <span class="bar-label">{title_case(emotion.as_str())}</span>
-                            <span class="bar" aria-hidden="true">
-                                <span class="bar-fill" style:width=format!("{percent:.1}%")></span>
-                            </span>
-                            <span class="bar-value">{format!("{percent:.0}%")}</span>
-                        </li>
-                    }
-                })
-                .collect_view();
-            view! {
-                <p class="finding">"The painting feels " <strong>{label.as_str()}</strong> "."</p>
-                <ul class="bars" aria-label="How likely each emotion is">{bars}</ul>
-                <p class="note">"Labelled by " {labeller} "."</p>
-            }
-            .into_any()
-        }
-        StageResult::Caption { text } => {
-            view! { <blockquote class="finding quote">{text}</blockquote> }.into_any()
-        }
-        StageResult::Description { text, fallback } => view! {
-            <blockquote class="finding quote">{text}</blockquote>
-            {fallback
-                .then(|| {
-                    view! {
-                        <p class="note">
-                            "Written from the emotion and the caption, because the language model's answer could not be used."
-                        </p>
-                    }
-                })}
-        }
-        .into_any(),
     }
 }
 
@@ -141,19 +141,6 @@ fn AudioReceived(audio: RwSignal<ReceivedAudio>) -> impl IntoView {
     move || {
         summary
             .get()
-            .map(|words| view! { <p class="finding">{words}</p> })
-    }
-}
-
-/// The finished piece, with the link to its own page.
-#[component]
-fn FinishedPiece(finished: Finished) -> impl IntoView {
-    view! {
-        <div class="finished">
-            <p>{format!("Your music is ready: {:.1} seconds.", finished.seconds)}</p>
-            <a class="button primary" href=finished.share_path>
-                "Open the piece's page"
-            </a>
-        </div>
+            .map(|words| view! { <p class="note">{words}</p> })
     }
 }

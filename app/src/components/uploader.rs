@@ -1,4 +1,5 @@
-//! Choosing the painting: drop, paste, file chooser or camera; its preview; and its upload.
+//! Choosing the painting: drop, paste, file chooser or camera; the chosen painting's preview
+//! (an upload or a gallery painting); and the upload.
 
 use leptos::ev;
 use leptos::html;
@@ -9,12 +10,18 @@ use web_sys::{File, FileList, HtmlInputElement, Url};
 
 use crate::api;
 use crate::components::problem_notice::ProblemNotice;
+use crate::painting::Painting;
+use crate::studio::Studio;
 use crate::upload::{ACCEPTED_TYPES, UploadState, check_file};
+
+/// What the camera control accepts: any picture the camera takes (the server checks it).
+const CAMERA_TYPES: &str = "image/*";
 
 /// The drop zone, the buttons that open the file chooser and the camera, and the upload state.
 #[component]
-pub fn Uploader(upload: RwSignal<UploadState>) -> impl IntoView {
-    let preview = RwSignal::new(None::<String>);
+pub fn Uploader(studio: Studio) -> impl IntoView {
+    let painting = studio.painting;
+    let object_url = StoredValue::new(None::<String>);
     let attempt = StoredValue::new(0u32);
     let drag_depth = RwSignal::new(0i32);
     let file_input = NodeRef::<html::Input>::new();
@@ -23,30 +30,40 @@ pub fn Uploader(upload: RwSignal<UploadState>) -> impl IntoView {
     let choose = move |file: File| {
         attempt.update_value(|count| *count += 1);
         let this_attempt = attempt.get_value();
-        if let Some(old) = preview.get_untracked() {
+        if let Some(old) = object_url.get_value() {
             // Only fails for a URL that is already gone.
             let _ = Url::revoke_object_url(&old);
         }
         if let Err(problem) = check_file(&file.type_(), file.size()) {
-            preview.set(None);
-            upload.set(UploadState::Failed(problem));
+            object_url.set_value(None);
+            studio.choose(Painting::Upload {
+                state: UploadState::Failed(problem),
+                preview: None,
+            });
             return;
         }
-        preview.set(Url::create_object_url_with_blob(&file).ok());
-        upload.set(UploadState::Uploading);
+        let preview = Url::create_object_url_with_blob(&file).ok();
+        object_url.set_value(preview.clone());
+        studio.choose(Painting::Upload {
+            state: UploadState::Uploading,
+            preview: preview.clone(),
+        });
         spawn_local(async move {
             let result = api::upload_image(&file).await;
             // A later choice wins over this one.
-            if attempt.get_value() != this_attempt {
+            if attempt.get_value() != this_attempt
+                || !painting.with_untracked(|p| matches!(p, Painting::Upload { .. }))
+            {
                 return;
             }
-            upload.set(match result {
+            let state = match result {
                 Ok(image) => UploadState::Uploaded(image),
                 Err(error) => {
                     warn!("upload failed: {error}");
                     UploadState::Failed(error.problem())
                 }
-            });
+            };
+            painting.set(Painting::Upload { state, preview });
         });
     };
 
@@ -99,32 +116,53 @@ pub fn Uploader(upload: RwSignal<UploadState>) -> impl IntoView {
                 on:drop=drop
             >
                 <Show
-                    when=move || preview.with(Option::is_some)
+                    when=move || painting.with(|p| p.preview_url().is_some())
                     fallback=|| {
                         view! {
                             <p class="dropzone-hint">
-                                "Drop a painting here, paste one, or choose a file."
+                                "Drop a painting here, paste one, choose a file, or pick one from the gallery below."
                             </p>
                         }
                     }
                 >
-                    <img
-                        class="preview"
-                        data-testid="preview"
-                        src=move || preview.get()
-                        alt="The painting you chose"
-                    />
+                    <figure class="preview-frame">
+                        <img
+                            class="preview"
+                            data-testid="preview"
+                            src=move || painting.with(Painting::preview_url)
+                            alt=move || painting.with(Painting::preview_alt)
+                        />
+                        {move || {
+                            painting
+                                .with(|p| p.gallery_item().cloned())
+                                .map(|item| {
+                                    view! {
+                                        <figcaption class="preview-caption">
+                                            <span class="preview-title">{item.title}</span>
+                                            " · "
+                                            {item.artist}
+                                        </figcaption>
+                                    }
+                                })
+                        }}
+                    </figure>
                 </Show>
                 <div class="dropzone-actions">
-                    <button type="button" class="button" on:click=move |_| open(file_input)>
-                        "Choose image"
+                    <button
+                        type="button"
+                        class="button"
+                        data-testid="choose-file"
+                        on:click=move |_| open(file_input)
+                    >
+                        "Choose an image"
                     </button>
                     <button
                         type="button"
                         class="button secondary"
+                        data-testid="take-photo"
                         on:click=move |_| open(camera_input)
                     >
-                        "Take photo"
+                        "Take a photo"
                     </button>
                 </div>
                 <p class="hint">"JPEG, PNG or WebP, up to 20 MB."</p>
@@ -143,7 +181,7 @@ pub fn Uploader(upload: RwSignal<UploadState>) -> impl IntoView {
                 type="file"
                 class="visually-hidden"
                 data-testid="camera-input"
-                accept=ACCEPTED_TYPES
+                accept=CAMERA_TYPES
                 capture="environment"
                 aria-label="Take a photo of a painting"
                 tabindex="-1"
@@ -153,15 +191,15 @@ pub fn Uploader(upload: RwSignal<UploadState>) -> impl IntoView {
             <p
                 class="upload-status"
                 data-testid="upload-status"
-                data-state=move || upload.with(UploadState::name)
+                data-state=move || painting.with(Painting::state_name)
                 role="status"
             >
-                {move || upload.with(UploadState::words)}
+                {move || painting.with(Painting::words)}
             </p>
             {move || {
-                upload
-                    .with(|state| match state {
-                        UploadState::Failed(problem) => Some(problem.clone()),
+                painting
+                    .with(|painting| match painting.upload() {
+                        UploadState::Failed(problem) => Some(problem),
                         _ => None,
                     })
                     .map(|problem| view! { <ProblemNotice problem=problem /> })

@@ -1,0 +1,300 @@
+//! The home page's state, kept while the person visits other pages: the chosen painting, the
+//! form, the current piece and the player; and what the page does with them (compose, read the
+//! painting first, cancel, pick a gallery painting, play a stored piece, make a track again).
+
+use ekphrasis_shared::api::GalleryItem;
+use ekphrasis_shared::{ClientMsg, ErrorCode, JobId, TrackId};
+use leptos::logging::warn;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+
+use crate::again::again;
+use crate::api;
+use crate::compose::{Blocker, Busy, blocker};
+use crate::form::ComposeForm;
+use crate::job::{Job, JobKind};
+use crate::painting::Painting;
+use crate::player::Player;
+use crate::problem::Problem;
+use crate::wav;
+use crate::ws::{Connection, Incoming};
+
+/// The home page's state and actions.
+#[derive(Clone, Copy)]
+pub struct Studio {
+    pub painting: RwSignal<Painting>,
+    pub form: RwSignal<ComposeForm>,
+    pub job: RwSignal<Job>,
+    pub player: Player,
+    pub connection: Connection,
+    /// A stored piece is being fetched.
+    loading: RwSignal<bool>,
+    /// Counts loads, so that a later one wins over an earlier one still under way.
+    load_attempt: StoredValue<u32>,
+    /// Compose as soon as the connection allows (a track being made again).
+    compose_when_ready: RwSignal<bool>,
+}
+
+impl Studio {
+    /// The state, with the connection to the server.
+    pub fn new() -> Self {
+        let job = RwSignal::new(Job::default());
+        let player = Player::new();
+        let connection = Connection::open(move |incoming| receive(incoming, job, player));
+        let studio = Studio {
+            painting: RwSignal::new(Painting::Nothing),
+            form: RwSignal::new(ComposeForm::default()),
+            job,
+            player,
+            connection,
+            loading: RwSignal::new(false),
+            load_attempt: StoredValue::new(0),
+            compose_when_ready: RwSignal::new(false),
+        };
+        Effect::new(move |_| {
+            if studio.compose_when_ready.get() && studio.blocker().is_none() {
+                studio.compose_when_ready.set(false);
+                studio.compose();
+            }
+        });
+        // The description a reading of the painting wrote goes into the text box, once.
+        let filled_from = StoredValue::new(None::<JobId>);
+        Effect::new(move |_| {
+            let written = job.with(|job| {
+                let id = job.id?;
+                let text = (job.kind == JobKind::Describe).then(|| job.description())??;
+                Some((id, text.to_owned()))
+            });
+            if let Some((id, text)) = written
+                && filled_from.get_value() != Some(id)
+            {
+                filled_from.set_value(Some(id));
+                studio.form.update(|form| form.description = Some(text));
+            }
+        });
+        studio
+    }
+
+    /// What the page is in the middle of (tracked).
+    pub fn busy(&self) -> Busy {
+        if self.job.with(Job::is_active) {
+            Busy::Working
+        } else if self.loading.get() {
+            Busy::Loading
+        } else {
+            Busy::Free
+        }
+    }
+
+    /// What keeps Compose and Read the painting first from being pressed (tracked).
+    pub fn blocker(&self) -> Option<Blocker> {
+        let connected = self.connection.is_connected();
+        let setting_problem = self.form.with(ComposeForm::problem);
+        let busy = self.busy();
+        self.painting
+            .with(|painting| blocker(connected, painting, setting_problem, busy))
+    }
+
+    /// Asks for music from the chosen painting with the form's settings.
+    pub fn compose(&self) {
+        let Some(image) = self.painting.with_untracked(Painting::image) else {
+            return;
+        };
+        // The button is disabled while a setting is wrong; the field says which.
+        let Ok(request) = self.form.with_untracked(|form| form.request(image)) else {
+            return;
+        };
+        let seconds = request.seconds.map(f64::from);
+        self.player.unlock();
+        self.forget_loading();
+        match self.connection.send(ClientMsg::Generate(request)) {
+            Ok(()) => {
+                self.player.expect(seconds);
+                self.job.set(Job::requested(JobKind::Compose));
+            }
+            Err(_) => self.job.set(Job::failed(Problem::network())),
+        }
+    }
+
+    /// Asks the server to read the painting (emotion, caption, description) without composing.
+    pub fn describe(&self) {
+        let Some(image) = self.painting.with_untracked(Painting::image) else {
+            return;
+        };
+        let Ok(request) = self
+            .form
+            .with_untracked(|form| form.describe_request(image))
+        else {
+            return;
+        };
+        self.forget_loading();
+        match self.connection.send(ClientMsg::Describe(request)) {
+            Ok(()) => {
+                self.player.clear();
+                self.job.set(Job::requested(JobKind::Describe));
+            }
+            Err(_) => self.job.set(Job::failed(Problem::network())),
+        }
+    }
+
+    /// Stops the piece being made.
+    pub fn cancel(&self) {
+        if self.connection.send(ClientMsg::Cancel).is_ok() {
+            self.job.update(Job::cancelling);
+            self.player.stop();
+        }
+    }
+
+    /// Makes `painting` the one music is made from; what was shown about the last one goes.
+    pub fn choose(&self, painting: Painting) {
+        self.painting.set(painting);
+        self.form.update(|form| form.description = None);
+        if !self.job.with_untracked(Job::is_active) {
+            self.forget_loading();
+            self.job.set(Job::default());
+            self.player.clear();
+        }
+    }
+
+    /// Picks a gallery painting; one with a piece made for it earlier plays that piece at once.
+    pub fn pick(&self, item: GalleryItem) {
+        let track = item.track.clone();
+        let free = !self.job.with_untracked(Job::is_active);
+        self.choose(Painting::Gallery(item));
+        if let (Some(track), true) = (track, free) {
+            self.player.unlock();
+            self.play_stored(track);
+        }
+    }
+
+    /// Fetches a stored piece, shows its stages and plays its WAV.
+    pub fn play_stored(&self, track: TrackId) {
+        let studio = *self;
+        let attempt = self.next_attempt();
+        self.loading.set(true);
+        self.player.expect(None);
+        spawn_local(async move {
+            let outcome = async {
+                let info = api::track(&track).await.map_err(|e| e.problem())?;
+                if studio.is_current(attempt) {
+                    studio.job.set(Job::from_track(&info));
+                }
+                let bytes = api::bytes(&info.wav_url).await.map_err(|e| e.problem())?;
+                wav::decode(&bytes).map_err(|error| {
+                    warn!("the stored track's audio: {error}");
+                    Problem::unplayable_audio()
+                })
+            }
+            .await;
+            if !studio.is_current(attempt) {
+                return;
+            }
+            studio.loading.set(false);
+            match outcome {
+                Ok(wav) => studio.player.play_whole(wav.format, wav.samples),
+                Err(problem) => {
+                    studio.player.clear();
+                    studio.job.set(Job::failed(problem));
+                }
+            }
+        });
+    }
+
+    /// Makes a stored track again: its painting and settings, a new seed, composed as soon as
+    /// the connection is ready.
+    pub fn make_again(&self, track: TrackId) {
+        let studio = *self;
+        let attempt = self.next_attempt();
+        self.loading.set(true);
+        spawn_local(async move {
+            let found = async {
+                let info = api::track(&track).await.map_err(|error| {
+                    if error.is_not_found() {
+                        Problem::missing_track()
+                    } else {
+                        error.problem()
+                    }
+                })?;
+                // Without the gallery the stored image is used, which works just as well.
+                let gallery = api::gallery().await.unwrap_or_default();
+                again(&info, &gallery).ok_or_else(Problem::missing_track)
+            }
+            .await;
+            if !studio.is_current(attempt) {
+                return;
+            }
+            studio.loading.set(false);
+            match found {
+                Ok(again) => {
+                    studio.choose(again.painting);
+                    studio.form.set(again.form);
+                    studio.compose_when_ready.set(true);
+                }
+                Err(problem) => studio.job.set(Job::failed(problem)),
+            }
+        });
+    }
+
+    fn next_attempt(&self) -> u32 {
+        self.load_attempt.update_value(|count| *count += 1);
+        self.load_attempt.get_value()
+    }
+
+    fn is_current(&self, attempt: u32) -> bool {
+        self.load_attempt.get_value() == attempt
+    }
+
+    /// Lets a load under way finish unseen.
+    fn forget_loading(&self) {
+        self.next_attempt();
+        self.loading.set(false);
+        self.compose_when_ready.set(false);
+    }
+}
+
+/// Files what the connection passes on: audio to the player, the rest to the piece.
+fn receive(incoming: Incoming, job: RwSignal<Job>, player: Player) {
+    match incoming {
+        Incoming::Message(message) => {
+            let composing = job.with_untracked(|job| job.kind == JobKind::Compose);
+            let was_active = job.with_untracked(Job::is_active);
+            match &message {
+                ekphrasis_shared::ServerMsg::Accepted { settings, .. } if composing => {
+                    player.set_expected(f64::from(settings.seconds));
+                }
+                ekphrasis_shared::ServerMsg::AudioFormat {
+                    sample_rate,
+                    channels,
+                    ..
+                } => player.begin(crate::audio::AudioFormat {
+                    sample_rate: *sample_rate,
+                    channels: *channels,
+                }),
+                _ => {}
+            }
+            job.update(|job| job.apply(message.clone()));
+            // The piece ended one way or another: what arrived plays out.
+            let ended = was_active && !job.with_untracked(Job::is_active);
+            if ended && composing {
+                let cancelled = matches!(
+                    message,
+                    ekphrasis_shared::ServerMsg::Error {
+                        code: ErrorCode::Cancelled,
+                        ..
+                    }
+                );
+                if !cancelled {
+                    player.finish();
+                }
+            }
+        }
+        Incoming::Audio(frame) => player.push(&frame),
+        Incoming::UnreadableAudio => player.note_unreadable(),
+        Incoming::Dropped => {
+            if job.with_untracked(Job::is_active) {
+                player.finish();
+            }
+            job.update(Job::connection_lost);
+        }
+    }
+}
