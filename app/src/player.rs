@@ -274,7 +274,11 @@ impl Player {
             .engine
             .try_update_value(|engine| {
                 let view = engine.view();
-                let wanted = matches!(view.state, PlayerState::Playing | PlayerState::Buffering);
+                // Also while the clock starts up again after a pause (or waits for the browser
+                // to allow sound), so that the view sees it run.
+                let waking = view.state == PlayerState::Paused && !engine.holds.paused;
+                let wanted =
+                    waking || matches!(view.state, PlayerState::Playing | PlayerState::Buffering);
                 let start = wanted && !engine.ticking;
                 if start {
                     engine.ticking = true;

@@ -1,5 +1,5 @@
 // The home page in Chromium against the real server: the handshake completes, an upload shows
-// its preview and size, and composing shows the server's models_unavailable error in words.
+// its preview and size, a refused upload is explained in plain words, and the page fits a phone.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { landscapePng, launchBrowser, openPage, startServer } from './harness.mjs';
@@ -17,7 +17,7 @@ after(async () => {
   await server?.stop();
 });
 
-test('upload, handshake and the models_unavailable error shown to the person', async () => {
+test('upload and handshake: the preview and the size are shown', async () => {
   const { page, errors } = await openPage(browser, server.url);
   const connection = page.locator('[data-testid=connection]');
   await connection.and(page.locator('[data-state=connected]')).waitFor({ timeout: 20_000 });
@@ -31,12 +31,7 @@ test('upload, handshake and the models_unavailable error shown to the person', a
   const status = page.locator('[data-testid=upload-status][data-state=uploaded]');
   await status.waitFor({ timeout: 20_000 });
   assert.match(await status.innerText(), /64\s*×\s*48/);
-
-  const compose = page.locator('[data-testid=compose]');
-  await compose.click();
-  const error = page.locator('[data-testid=error][data-code=models_unavailable]');
-  await error.waitFor({ timeout: 20_000 });
-  assert.match(await error.innerText(), /models/i);
+  assert.ok(await page.locator('[data-testid=compose]').isEnabled());
   assert.deepEqual(errors, []);
 });
 

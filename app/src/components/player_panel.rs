@@ -4,7 +4,7 @@
 use leptos::html;
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::CanvasRenderingContext2d;
+use web_sys::{CanvasRenderingContext2d, ScrollIntoViewOptions, ScrollLogicalPosition};
 
 use crate::clock::progress;
 use crate::playback::{PlayerState, PlayerView};
@@ -46,11 +46,26 @@ pub fn PlayerPanel(player: Player) -> impl IntoView {
         });
     });
 
+    // When the music starts, the player comes into view if it is out of it.
+    let panel = NodeRef::<html::Div>::new();
+    Effect::new(move |before: Option<PlayerState>| {
+        let now = state.get();
+        let starting = now == PlayerState::Playing
+            && matches!(before, Some(PlayerState::Buffering | PlayerState::Idle));
+        if let (true, Some(panel)) = (starting, panel.get_untracked()) {
+            let options = ScrollIntoViewOptions::new();
+            options.set_block(ScrollLogicalPosition::Nearest);
+            panel.scroll_into_view_with_scroll_into_view_options(&options);
+        }
+        now
+    });
+
     let idle_without_audio =
         move || !view.with(PlayerView::has_audio) && state.get() != PlayerState::Buffering;
     view! {
         <div
             class="player"
+            node_ref=panel
             data-testid="player"
             data-state=move || state.get().name()
             role="group"

@@ -1,0 +1,177 @@
+// The whole product in Chromium with the tiny demo models: a painting uploaded, the four stages
+// shown as they happen, the music streamed and played as it arrives (every sample the page
+// schedules is a sample the server stored), the share link opened in a fresh page and played,
+// the track still there after the server restarts, and a gallery painting picked and composed.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { landscapePng, launchBrowser, openPage, startServer } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+// Records every buffer the page schedules, with its start time on the audio clock.
+const RECORD_SCHEDULED = () => {
+  window.__scheduled = [];
+  const start = AudioBufferSourceNode.prototype.start;
+  AudioBufferSourceNode.prototype.start = function (when = 0, offset = 0, duration) {
+    if (this.buffer) {
+      window.__scheduled.push({
+        when,
+        offset,
+        duration: duration ?? null,
+        rate: this.buffer.sampleRate,
+        samples: Array.from(this.buffer.getChannelData(0)),
+      });
+    }
+    return start.apply(this, arguments);
+  };
+};
+
+/** The samples of a 16-bit mono WAV as floats, as the page converts them (s / 32768). */
+function wavSamples(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  assert.equal(String.fromCharCode(...bytes.subarray(36, 40)), 'data');
+  const length = view.getUint32(40, true) / 2;
+  return Float32Array.from({ length }, (_, i) => view.getInt16(44 + 2 * i, true) / 32768);
+}
+
+async function setSeconds(page, seconds) {
+  await page.locator('#seconds').evaluate((input, value) => {
+    input.value = String(value);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  }, seconds);
+}
+
+async function shareUrl(page) {
+  const link = page.locator('[data-testid=share-link]');
+  await link.waitFor({ timeout: 60_000 });
+  const url = (await link.getAttribute('href')) ?? (await link.inputValue());
+  assert.match(url, /\/t\/[A-Za-z0-9_-]{22}$/);
+  return url;
+}
+
+test('a painting becomes music that plays as it streams, shared and kept across a restart', async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await context.addInitScript(RECORD_SCHEDULED);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(String(err)));
+  await page.goto(server.url);
+  await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
+  await page.locator('[data-testid=demo-banner]').waitFor();
+  assert.match(await page.locator('[data-testid=demo-banner]').innerText(), /noise/i);
+
+  await page.locator('input[data-testid=file-input]').setInputFiles({
+    name: 'landscape.png',
+    mimeType: 'image/png',
+    buffer: landscapePng(64, 48),
+  });
+  await page.locator('[data-testid=upload-status][data-state=uploaded]').waitFor({ timeout: 20_000 });
+  await setSeconds(page, 3);
+  await page.locator('[data-testid=compose]').click();
+
+  // The stages, each with its result.
+  await page.locator('[data-testid=emotion-bars]').waitFor({ timeout: 60_000 });
+  assert.match(await page.locator('[data-testid=emotion-bars]').innerText(), /happy/i);
+  await page.locator('[data-testid=caption]').waitFor();
+  assert.ok((await page.locator('[data-testid=caption]').innerText()).length > 0);
+  await page.locator('[data-testid=description]').waitFor();
+
+  // Playback starts and its clock advances.
+  await page.locator('[data-testid=player][data-state=playing]').waitFor({ timeout: 30_000 });
+  const time = page.locator('[data-testid=playback-time]');
+  const first = Number(await time.getAttribute('data-seconds'));
+  await page.waitForTimeout(600);
+  const later = Number(await time.getAttribute('data-seconds'));
+  assert.ok(later > first + 0.3, `playback advanced from ${first} to ${later}`);
+  await page.locator('[data-testid=waveform]').waitFor();
+
+  const url = await shareUrl(page);
+  const track = url.split('/t/')[1];
+  await page.locator('[data-testid=player][data-state=ended]').waitFor({ timeout: 30_000 });
+
+  // Every sample scheduled, in clock order, is the stored track, sample for sample.
+  const scheduled = await page.evaluate(() => window.__scheduled);
+  assert.ok(scheduled.length > 1, 'the music was scheduled in several chunks');
+  scheduled.sort((a, b) => a.when - b.when);
+  for (const s of scheduled) {
+    assert.equal(s.rate, 32000);
+    assert.equal(s.offset, 0);
+    assert.equal(s.duration, null);
+  }
+  for (let i = 1; i < scheduled.length; i++) {
+    const end = scheduled[i - 1].when + scheduled[i - 1].samples.length / 32000;
+    assert.ok(Math.abs(scheduled[i].when - end) < 1e-6 || scheduled[i].when > end,
+      `chunk ${i} starts where chunk ${i - 1} ends, or after a gap`);
+  }
+  const played = scheduled.flatMap((s) => s.samples);
+  const wav = await page.request.get(`${server.url}/api/tracks/${track}/audio.wav`);
+  assert.equal(wav.status(), 200);
+  const stored = wavSamples(await wav.body());
+  assert.equal(played.length, stored.length);
+  assert.equal(played.length, 3 * 32000);
+  let differing = 0;
+  for (let i = 0; i < stored.length; i++) if (Math.fround(played[i]) !== stored[i]) differing++;
+  assert.equal(differing, 0, 'the page played exactly the stored samples');
+
+  // The share link in a fresh page: the track page, and its audio plays.
+  const fresh = await browser.newContext();
+  const shared = await fresh.newPage();
+  await shared.goto(url);
+  await shared.locator('[data-testid=track-page]').waitFor({ timeout: 20_000 });
+  assert.equal(
+    await shared.locator('[data-testid=caption]').innerText(),
+    await page.locator('[data-testid=caption]').innerText(),
+  );
+  const audio = shared.locator('[data-testid=track-audio]');
+  await audio.evaluate((el) => el.play());
+  await shared.waitForFunction(
+    () => document.querySelector('[data-testid=track-audio]').currentTime > 0.3,
+    null,
+    { timeout: 20_000 },
+  );
+  assert.equal(await shared.locator('[data-testid=download-wav]').getAttribute('href'),
+    `/api/tracks/${track}/audio.wav`);
+  await fresh.close();
+
+  // After a restart the track is still there.
+  const data = server.data;
+  await server.stop({ keep: true });
+  server = await startServer([], { data });
+  const again = await browser.newContext();
+  const revisit = await again.newPage();
+  await revisit.goto(`${server.url}/t/${track}`);
+  await revisit.locator('[data-testid=track-page]').waitFor({ timeout: 20_000 });
+  const info = await revisit.request.get(`${server.url}/api/tracks/${track}`);
+  assert.equal(info.status(), 200);
+  await again.close();
+  await context.close();
+  assert.deepEqual(errors, []);
+});
+
+test('a gallery painting is picked and composed', async () => {
+  const { page, errors } = await openPage(browser, server.url);
+  await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
+  const item = page.locator('[data-testid=gallery-item]').first();
+  await item.waitFor({ timeout: 20_000 });
+  const id = await item.getAttribute('data-id');
+  assert.ok(id);
+  await item.click();
+  await setSeconds(page, 2);
+  await page.locator('[data-testid=compose]').click();
+  const url = await shareUrl(page);
+  const info = await (await page.request.get(`${server.url}/api/tracks/${url.split('/t/')[1]}`)).json();
+  assert.equal(info.gallery, id);
+  assert.deepEqual(errors, []);
+});
