@@ -20,17 +20,25 @@ mod clock;
 mod components;
 mod compose;
 mod connection;
+mod crossfader;
 mod form;
 mod job;
+mod kiosk_library;
+mod kiosk_settings;
 mod models_notice;
 mod nav;
 mod painting;
 mod playback;
 mod player;
 mod problem;
+mod qr;
+mod rhythm;
 mod route;
+mod screen;
 mod share;
 mod sharing;
+mod speech;
+mod spoken;
 mod studio;
 mod timeline;
 mod upload;
@@ -43,6 +51,7 @@ use leptos::prelude::*;
 use crate::components::footer::Footer;
 use crate::components::header::Header;
 use crate::components::home::HomePage;
+use crate::components::kiosk::KioskPage;
 use crate::components::models_banner::ModelsBanner;
 use crate::components::not_here::NotHere;
 use crate::components::track_page::TrackPage;
@@ -70,30 +79,44 @@ fn App() -> impl IntoView {
     let gallery = Signal::derive(move || gallery.get());
     let route = Memo::new(move |_| nav.route());
 
-    view! {
-        <div class="page">
-            <a class="skip-link" href="#main">"Skip to the content"</a>
-            <Header connection=studio.connection />
-            <ModelsBanner health=health />
-            <main id="main" tabindex="-1">
-                {move || match route.get() {
-                    Route::Home { again } => {
-                        view! { <HomePage again=again health=health gallery=gallery /> }.into_any()
-                    }
-                    // The kiosk's own layout comes later; until then it is the home page.
-                    Route::Kiosk => {
-                        view! { <HomePage again=None health=health gallery=gallery /> }.into_any()
-                    }
-                    Route::Track { .. } => {
-                        let id = route.get_untracked().track_id();
-                        view! { <TrackPage id=id gallery=gallery /> }.into_any()
-                    }
-                    Route::NotFound => {
-                        view! { <NotHere what="This page is not on this server." /> }.into_any()
-                    }
-                }}
+    // The kiosk fills the screen on its own: no header, links or footer.
+    let kiosk_query = Memo::new(move |_| match route.get() {
+        Route::Kiosk { query } => Some(query),
+        _ => None,
+    });
+
+    move || match kiosk_query.get() {
+        Some(query) => view! {
+            <main id="main" class="kiosk-main">
+                <KioskPage query=query health=health />
             </main>
-            <Footer />
-        </div>
+        }
+        .into_any(),
+        None => view! {
+            <div class="page">
+                <a class="skip-link" href="#main">"Skip to the content"</a>
+                <Header connection=studio.connection />
+                <ModelsBanner health=health />
+                <main id="main" tabindex="-1">
+                    {move || match route.get() {
+                        Route::Home { again } => {
+                            view! { <HomePage again=again health=health gallery=gallery /> }
+                                .into_any()
+                        }
+                        Route::Track { .. } => {
+                            let id = route.get_untracked().track_id();
+                            view! { <TrackPage id=id gallery=gallery /> }.into_any()
+                        }
+                        Route::Kiosk { .. } => ().into_any(),
+                        Route::NotFound => {
+                            view! { <NotHere what="This page is not on this server." /> }
+                                .into_any()
+                        }
+                    }}
+                </main>
+                <Footer />
+            </div>
+        }
+        .into_any(),
     }
 }

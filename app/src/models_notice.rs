@@ -79,6 +79,7 @@ mod tests {
             server: "ekphrasis/0.1.0".into(),
             protocol: 1,
             models,
+            public_url: None,
         }
     }
 

@@ -16,6 +16,8 @@ pub enum PlayerState {
     Paused,
     /// Everything received has been played.
     Ended,
+    /// Waiting while the painting is read aloud; the music follows.
+    Reading,
 }
 
 impl PlayerState {
@@ -27,6 +29,7 @@ impl PlayerState {
             PlayerState::Playing => "playing",
             PlayerState::Paused => "paused",
             PlayerState::Ended => "ended",
+            PlayerState::Reading => "reading",
         }
     }
 
@@ -38,6 +41,7 @@ impl PlayerState {
             PlayerState::Playing => "Playing",
             PlayerState::Paused => "Paused",
             PlayerState::Ended => "Finished",
+            PlayerState::Reading => "Reading the painting aloud…",
         }
     }
 
@@ -48,6 +52,7 @@ impl PlayerState {
             PlayerState::Paused => "Play",
             PlayerState::Ended => "Play again",
             PlayerState::Idle => "Play",
+            PlayerState::Reading => "Skip the reading",
         }
     }
 }
@@ -61,11 +66,14 @@ pub struct Holds {
     pub stopped: bool,
     /// Paused by the person, or the audio clock is suspended.
     pub paused: bool,
+    /// The painting is being read aloud: the music waits.
+    pub reading: bool,
 }
 
 /// The player's state; `flow` is `None` while there is no audio to play.
 pub fn state(flow: Option<Flow>, holds: Holds) -> PlayerState {
     match flow {
+        _ if holds.reading && !holds.stopped => PlayerState::Reading,
         None if holds.awaiting => PlayerState::Buffering,
         None => PlayerState::Idle,
         Some(_) if holds.stopped => PlayerState::Idle,
@@ -137,6 +145,14 @@ mod tests {
             ..none
         };
         assert_eq!(state(Some(Flow::Playing), stopped), PlayerState::Idle);
+        let reading = Holds {
+            reading: true,
+            paused: true,
+            ..none
+        };
+        assert_eq!(state(None, reading), PlayerState::Reading);
+        assert_eq!(state(Some(Flow::Playing), reading), PlayerState::Reading);
+        assert_eq!(state(Some(Flow::Ended), reading), PlayerState::Reading);
     }
 
     #[test]
@@ -147,9 +163,13 @@ mod tests {
             PlayerState::Playing,
             PlayerState::Paused,
             PlayerState::Ended,
+            PlayerState::Reading,
         ];
         let names: Vec<&str> = all.iter().map(|s| s.name()).collect();
-        assert_eq!(names, ["idle", "buffering", "playing", "paused", "ended"]);
+        assert_eq!(
+            names,
+            ["idle", "buffering", "playing", "paused", "ended", "reading"]
+        );
         assert_eq!(PlayerState::Playing.play_label(), "Pause");
         assert_eq!(PlayerState::Ended.play_label(), "Play again");
     }

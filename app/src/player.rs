@@ -25,11 +25,13 @@ const CONTEXT_RATE: f32 = 32_000.0;
 /// Length of the fades when pausing, resuming and stopping, in seconds.
 const FADE: f64 = 0.005;
 
-/// The audio clock and the gain every playback goes through.
+/// The audio clock and the gains every playback goes through.
 struct Graph {
     context: AudioContext,
     /// Fades for pause and resume.
     master: GainNode,
+    /// The page's volume (a kiosk sets it).
+    volume: GainNode,
 }
 
 /// One playback from its start (or since the last rewind): its own gain for the timeline's
@@ -40,7 +42,6 @@ struct Session {
     sources: Vec<(AudioBufferSourceNode, f64)>,
 }
 
-#[derive(Default)]
 struct Engine {
     graph: Option<Graph>,
     session: Option<Session>,
@@ -49,6 +50,8 @@ struct Engine {
     holds: Holds,
     expected: Option<f64>,
     ticking: bool,
+    /// Loudness from 0 to 1.
+    volume: f32,
 }
 
 /// The page's handle on the player.
@@ -57,6 +60,20 @@ pub struct Player {
     engine: StoredValue<Engine, LocalStorage>,
     audio: RwSignal<ReceivedAudio>,
     view: RwSignal<PlayerView>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self {
+            graph: None,
+            session: None,
+            timeline: None,
+            holds: Holds::default(),
+            expected: None,
+            ticking: false,
+            volume: 1.0,
+        }
+    }
 }
 
 impl Player {
@@ -83,11 +100,51 @@ impl Player {
     /// gesture, so every click that leads to music calls this first.
     pub fn unlock(&self) {
         self.engine.update_value(|engine| {
-            let paused = engine.holds.paused;
-            if let (Some(graph), false) = (engine.graph(), paused) {
+            let held = engine.holds.paused || engine.holds.reading;
+            if let (Some(graph), false) = (engine.graph(), held) {
                 resume(&graph.context);
             }
         });
+    }
+
+    /// Sets the loudness, from 0 to 1.
+    pub fn set_volume(&self, volume: f32) {
+        self.engine.update_value(|engine| {
+            engine.volume = volume.clamp(0.0, 1.0);
+            if let Some(graph) = engine.graph.as_ref() {
+                graph.volume.gain().set_value(engine.volume);
+            }
+        });
+    }
+
+    /// Holds the music while the painting is read aloud: the audio clock stops, and audio that
+    /// arrives meanwhile waits to play.
+    pub fn hold_for_reading(&self) {
+        self.engine.update_value(|engine| {
+            engine.holds.reading = true;
+            if let Some(graph) = engine.graph()
+                && let Err(error) = graph.context.suspend()
+            {
+                warn!("could not hold the audio: {error:?}");
+            }
+        });
+        self.refresh();
+    }
+
+    /// The reading is over: the music plays (unless the person paused it).
+    pub fn release_reading(&self) {
+        let held = self
+            .engine
+            .try_update_value(|engine| std::mem::take(&mut engine.holds.reading))
+            .unwrap_or(false);
+        if held {
+            self.engine.update_value(|engine| {
+                if let (false, Some(graph)) = (engine.holds.paused, engine.graph.as_ref()) {
+                    resume(&graph.context);
+                }
+            });
+            self.feed();
+        }
     }
 
     /// A new piece is on its way (`seconds` long, when known): the old one stops.
@@ -97,6 +154,7 @@ impl Player {
             engine.timeline = None;
             engine.holds = Holds {
                 awaiting: true,
+                reading: engine.holds.reading,
                 ..Holds::default()
             };
             engine.resume_if_paused();
@@ -160,7 +218,10 @@ impl Player {
         self.engine.update_value(|engine| {
             engine.silence();
             engine.timeline = None;
-            engine.holds = Holds::default();
+            engine.holds = Holds {
+                reading: engine.holds.reading,
+                ..Holds::default()
+            };
             engine.expected = None;
         });
         self.audio.set(ReceivedAudio::default());
@@ -170,6 +231,7 @@ impl Player {
     /// Play, pause, or play again from the start, as the play button says.
     pub fn toggle(&self) {
         match self.view.get_untracked().state {
+            PlayerState::Reading => self.release_reading(),
             PlayerState::Playing | PlayerState::Buffering => self.pause(),
             PlayerState::Paused => self.resume(),
             PlayerState::Ended | PlayerState::Idle => self.replay(),
@@ -219,7 +281,8 @@ impl Player {
         self.engine.update_value(|engine| {
             engine.holds.paused = false;
             engine.holds.stopped = false;
-            if let Some(graph) = engine.graph() {
+            let reading = engine.holds.reading;
+            if let (Some(graph), false) = (engine.graph(), reading) {
                 resume(&graph.context);
                 let now = graph.context.current_time();
                 ramp_from_current(&graph.master, now, 1.0);
@@ -305,7 +368,7 @@ impl Engine {
     /// The audio graph, made on first use.
     fn graph(&mut self) -> Option<&Graph> {
         if self.graph.is_none() {
-            match make_graph() {
+            match make_graph(self.volume) {
                 Ok(graph) => self.graph = Some(graph),
                 Err(error) => warn!("this browser cannot play audio here: {error:?}"),
             }
@@ -346,6 +409,7 @@ impl Engine {
     /// Resumes the clock after a pause, so that a new piece is heard.
     fn resume_if_paused(&mut self) {
         if std::mem::take(&mut self.holds.paused)
+            && !self.holds.reading
             && let Some(graph) = self.graph.as_ref()
         {
             resume(&graph.context);
@@ -424,15 +488,22 @@ impl Engine {
     }
 }
 
-fn make_graph() -> Result<Graph, JsValue> {
+fn make_graph(volume: f32) -> Result<Graph, JsValue> {
     let options = AudioContextOptions::new();
     options.set_sample_rate(CONTEXT_RATE);
     // A browser that cannot run its clock at 32 kHz runs it at its own rate and resamples.
     let context =
         AudioContext::new_with_context_options(&options).or_else(|_| AudioContext::new())?;
     let master = context.create_gain()?;
-    master.connect_with_audio_node(&context.destination())?;
-    Ok(Graph { context, master })
+    let loudness = context.create_gain()?;
+    loudness.gain().set_value(volume);
+    master.connect_with_audio_node(&loudness)?;
+    loudness.connect_with_audio_node(&context.destination())?;
+    Ok(Graph {
+        context,
+        master,
+        volume: loudness,
+    })
 }
 
 fn resume(context: &AudioContext) {

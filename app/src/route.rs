@@ -1,6 +1,6 @@
 //! Which page an address shows: `/` the home page (`/?again={track}` makes that track again),
-//! `/t/{id}` a track's page, `/kiosk` the museum kiosk (for now the home page), anything else
-//! a page that is not here.
+//! `/t/{id}` a track's page, `/kiosk` the museum kiosk (its settings in the query string),
+//! anything else a page that is not here.
 
 use ekphrasis_shared::TrackId;
 
@@ -11,8 +11,8 @@ pub enum Route {
     Home { again: Option<TrackId> },
     /// A track's own page. The id is as written in the address, checked by the page.
     Track { id: String },
-    /// The museum kiosk. Its own layout comes later; until then it shows the home page.
-    Kiosk,
+    /// The museum kiosk, with the query string that holds its settings.
+    Kiosk { query: String },
     /// An address the app has no page for.
     NotFound,
 }
@@ -25,7 +25,9 @@ impl Route {
             "" | "/index.html" => Route::Home {
                 again: query_value(query, "again").and_then(|id| TrackId::parse(&id).ok()),
             },
-            "/kiosk" => Route::Kiosk,
+            "/kiosk" => Route::Kiosk {
+                query: query.trim_start_matches('?').to_owned(),
+            },
             _ => match path.strip_prefix("/t/") {
                 Some(id) if !id.is_empty() && !id.contains('/') => Route::Track { id: id.into() },
                 _ => Route::NotFound,
@@ -47,15 +49,15 @@ pub fn again_path(id: &TrackId) -> String {
     format!("/?again={id}")
 }
 
-/// The value of `key` in a query string; only URL-safe values are expected, so nothing is
-/// percent-decoded.
-fn query_value(query: &str, key: &str) -> Option<String> {
+/// The value of `key` in a query string; only URL-safe values are expected, so nothing but a
+/// comma (`%2C`, as some tools write it) is percent-decoded.
+pub fn query_value(query: &str, key: &str) -> Option<String> {
     query
         .trim_start_matches('?')
         .split('&')
         .filter_map(|pair| pair.split_once('='))
         .find(|(k, _)| *k == key)
-        .map(|(_, value)| value.to_owned())
+        .map(|(_, value)| value.replace("%2C", ",").replace("%2c", ","))
 }
 
 #[cfg(test)]
@@ -70,8 +72,11 @@ mod tests {
     fn paths_name_their_pages() {
         assert_eq!(Route::parse("/", ""), Route::Home { again: None });
         assert_eq!(Route::parse("", ""), Route::Home { again: None });
-        assert_eq!(Route::parse("/kiosk", ""), Route::Kiosk);
-        assert_eq!(Route::parse("/kiosk/", ""), Route::Kiosk);
+        let kiosk = |query: &str| Route::Kiosk {
+            query: query.into(),
+        };
+        assert_eq!(Route::parse("/kiosk", ""), kiosk(""));
+        assert_eq!(Route::parse("/kiosk/", "?idle=30"), kiosk("idle=30"));
         assert_eq!(
             Route::parse("/t/abc", ""),
             Route::Track { id: "abc".into() }

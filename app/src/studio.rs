@@ -1,6 +1,8 @@
 //! The home page's state, kept while the person visits other pages: the chosen painting, the
-//! form, the current piece and the player; and what the page does with them (compose, read the
-//! painting first, cancel, pick a gallery painting, play a stored piece, make a track again).
+//! form, the current piece and the player; and what the page does with them (upload a painting,
+//! compose, read the painting first, cancel, pick a gallery painting, play a stored piece, make
+//! a track again, read the painting aloud before its music). The kiosk uses it for visitors'
+//! own paintings.
 
 use ekphrasis_shared::api::GalleryItem;
 use ekphrasis_shared::{ClientMsg, ErrorCode, JobId, TrackId};
@@ -16,8 +18,9 @@ use crate::job::{Job, JobKind};
 use crate::painting::Painting;
 use crate::player::Player;
 use crate::problem::Problem;
-use crate::wav;
+use crate::upload::{UploadState, check_file};
 use crate::ws::{Connection, Incoming};
+use crate::{speech, spoken, wav};
 
 /// The home page's state and actions.
 #[derive(Clone, Copy)]
@@ -33,6 +36,14 @@ pub struct Studio {
     load_attempt: StoredValue<u32>,
     /// Compose as soon as the connection allows (a track being made again).
     compose_when_ready: RwSignal<bool>,
+    /// Read the painting aloud before its music plays.
+    pub read_aloud: RwSignal<bool>,
+    /// Loudness of what is read aloud, from 0 to 1.
+    pub speech_volume: RwSignal<f32>,
+    /// Counts uploads, so that a later choice wins over an earlier one still under way.
+    upload_attempt: StoredValue<u32>,
+    /// The chosen file's preview address, to be let go when another is chosen.
+    object_url: StoredValue<Option<String>>,
 }
 
 impl Studio {
@@ -50,6 +61,10 @@ impl Studio {
             loading: RwSignal::new(false),
             load_attempt: StoredValue::new(0),
             compose_when_ready: RwSignal::new(false),
+            read_aloud: RwSignal::new(false),
+            speech_volume: RwSignal::new(1.0),
+            upload_attempt: StoredValue::new(0),
+            object_url: StoredValue::new(None),
         };
         Effect::new(move |_| {
             if studio.compose_when_ready.get() && studio.blocker().is_none() {
@@ -72,7 +87,82 @@ impl Studio {
                 studio.form.update(|form| form.description = Some(text));
             }
         });
+        // The painting is read aloud once per piece, before its music.
+        let read_for = StoredValue::new(None::<String>);
+        Effect::new(move |_| {
+            if !studio.read_aloud.get() {
+                return;
+            }
+            let (key, text) = job.with(|job| (reading_key(job), spoken::reading(job)));
+            let (Some(key), Some(text)) = (key, text) else {
+                return;
+            };
+            if read_for.get_value().as_ref() == Some(&key) {
+                return;
+            }
+            read_for.set_value(Some(key));
+            player.hold_for_reading();
+            speech::speak(&text, studio.speech_volume.get_untracked(), move || {
+                player.release_reading()
+            });
+        });
         studio
+    }
+
+    /// Uploads a chosen file, showing its preview meanwhile; a file the server would refuse
+    /// is refused here, in plain words.
+    pub fn upload(&self, file: web_sys::File) {
+        let studio = *self;
+        self.upload_attempt.update_value(|count| *count += 1);
+        let this_attempt = self.upload_attempt.get_value();
+        if let Some(old) = self.object_url.get_value() {
+            // Only fails for a URL that is already gone.
+            let _ = web_sys::Url::revoke_object_url(&old);
+        }
+        if let Err(problem) = check_file(&file.type_(), file.size()) {
+            self.object_url.set_value(None);
+            self.choose(Painting::Upload {
+                state: UploadState::Failed(problem),
+                preview: None,
+            });
+            return;
+        }
+        let preview = web_sys::Url::create_object_url_with_blob(&file).ok();
+        self.object_url.set_value(preview.clone());
+        self.choose(Painting::Upload {
+            state: UploadState::Uploading,
+            preview: preview.clone(),
+        });
+        spawn_local(async move {
+            let result = api::upload_image(&file).await;
+            // A later choice wins over this one.
+            if studio.upload_attempt.get_value() != this_attempt
+                || !studio
+                    .painting
+                    .with_untracked(|p| matches!(p, Painting::Upload { .. }))
+            {
+                return;
+            }
+            let state = match result {
+                Ok(image) => UploadState::Uploaded(image),
+                Err(error) => {
+                    warn!("upload failed: {error}");
+                    UploadState::Failed(error.problem())
+                }
+            };
+            studio.painting.set(Painting::Upload { state, preview });
+        });
+    }
+
+    /// Composes as soon as the painting is uploaded and the connection allows.
+    pub fn compose_when_ready(&self) {
+        self.compose_when_ready.set(true);
+    }
+
+    /// Stops reading aloud; the music, if any, plays.
+    pub fn stop_reading(&self) {
+        speech::cancel();
+        self.player.release_reading();
     }
 
     /// What the page is in the middle of (tracked).
@@ -105,6 +195,7 @@ impl Studio {
             return;
         };
         let seconds = request.seconds.map(f64::from);
+        self.stop_reading();
         self.player.unlock();
         self.forget_loading();
         match self.connection.send(ClientMsg::Generate(request)) {
@@ -128,6 +219,7 @@ impl Studio {
             return;
         };
         self.forget_loading();
+        self.stop_reading();
         match self.connection.send(ClientMsg::Describe(request)) {
             Ok(()) => {
                 self.player.clear();
@@ -139,6 +231,7 @@ impl Studio {
 
     /// Stops the piece being made.
     pub fn cancel(&self) {
+        self.stop_reading();
         if self.connection.send(ClientMsg::Cancel).is_ok() {
             self.job.update(Job::cancelling);
             self.player.stop();
@@ -147,6 +240,7 @@ impl Studio {
 
     /// Makes `painting` the one music is made from; what was shown about the last one goes.
     pub fn choose(&self, painting: Painting) {
+        self.stop_reading();
         self.painting.set(painting);
         self.form.update(|form| form.description = None);
         if !self.job.with_untracked(Job::is_active) {
@@ -250,6 +344,14 @@ impl Studio {
         self.loading.set(false);
         self.compose_when_ready.set(false);
     }
+}
+
+/// Which piece a reading aloud belongs to: the job, or the stored track.
+fn reading_key(job: &Job) -> Option<String> {
+    job.id.map(|id| format!("job {id}")).or_else(|| {
+        job.finished()
+            .map(|finished| format!("track {}", finished.track))
+    })
 }
 
 /// Files what the connection passes on: audio to the player, the rest to the piece.

@@ -37,6 +37,10 @@ pub struct Health {
     pub protocol: u32,
     /// Whether the music models are loaded; when not, why.
     pub models: ModelsStatus,
+    /// The address people reach this server at (`--public-url`), when it is set: share links
+    /// and the kiosk's QR codes use it instead of the address the page was opened at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 /// Whether the server can run the chain.

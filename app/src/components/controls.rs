@@ -1,4 +1,5 @@
-//! The settings of a piece: the variant, its length, and the sampling settings under Advanced.
+//! The settings of a piece: the variant, its length, whether the painting is read aloud before
+//! its music, and the sampling settings under Advanced.
 
 use ekphrasis_shared::api::Health;
 use ekphrasis_shared::{Settings, Variant};
@@ -8,15 +9,20 @@ use leptos::prelude::*;
 use crate::form::{ComposeForm, field_label};
 use crate::job::title_case;
 use crate::models_notice::variant_available;
+use crate::speech;
 
 /// Reads one text field of the form.
 type Read = fn(&ComposeForm) -> &String;
 /// Writes one text field of the form.
 type Write = fn(&mut ComposeForm, String);
 
-/// The variant choice, the length slider and the advanced settings.
+/// The variant choice, the length slider, reading aloud and the advanced settings.
 #[component]
-pub fn Controls(form: RwSignal<ComposeForm>, health: Signal<Option<Health>>) -> impl IntoView {
+pub fn Controls(
+    form: RwSignal<ComposeForm>,
+    health: Signal<Option<Health>>,
+    read_aloud: RwSignal<bool>,
+) -> impl IntoView {
     let seconds_min = Settings::SECONDS.start().to_string();
     let seconds_max = Settings::SECONDS.end().to_string();
     view! {
@@ -52,6 +58,20 @@ pub fn Controls(form: RwSignal<ComposeForm>, health: Signal<Option<Health>>) -> 
                     />
                     <output for="seconds">{move || format!("{} s", form.with(|form| form.seconds))}</output>
                 </div>
+            </div>
+            <div class="field checkbox-field">
+                <input
+                    id="read-aloud"
+                    type="checkbox"
+                    data-testid="read-aloud"
+                    disabled=!speech::available()
+                    prop:checked=move || read_aloud.get()
+                    on:change=move |event: ev::Event| read_aloud.set(event_target_checked(&event))
+                />
+                <label for="read-aloud">"Read the painting aloud before its music"</label>
+                <p class="hint">
+                    "Your browser speaks the emotion, the caption and the description, then the music plays."
+                </p>
             </div>
             <details class="advanced">
                 <summary>"Advanced"</summary>

@@ -22,7 +22,7 @@ pub fn Header(connection: Connection) -> impl IntoView {
 
 /// Whether the page is connected to the server, in words and as `data-state`.
 #[component]
-fn ConnectionBadge(connection: Connection) -> impl IntoView {
+pub fn ConnectionBadge(connection: Connection) -> impl IntoView {
     view! {
         <p
             class="badge"

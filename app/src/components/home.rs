@@ -35,7 +35,7 @@ pub fn HomePage(
             <div class="column">
                 <Uploader studio=studio />
                 <Gallery studio=studio gallery=gallery />
-                <Controls form=studio.form health=health />
+                <Controls form=studio.form health=health read_aloud=studio.read_aloud />
                 <DescriptionEditor studio=studio />
                 <ComposeBar studio=studio />
             </div>

@@ -60,8 +60,10 @@ pub fn PlayerPanel(player: Player) -> impl IntoView {
         now
     });
 
-    let idle_without_audio =
-        move || !view.with(PlayerView::has_audio) && state.get() != PlayerState::Buffering;
+    let idle_without_audio = move || {
+        !view.with(PlayerView::has_audio)
+            && !matches!(state.get(), PlayerState::Buffering | PlayerState::Reading)
+    };
     view! {
         <div
             class="player"

@@ -5,15 +5,16 @@ use ekphrasis_shared::Stage;
 use leptos::prelude::*;
 
 use crate::audio::ReceivedAudio;
+use crate::components::announcer::Announcer;
 use crate::components::player_panel::PlayerPanel;
 use crate::components::problem_notice::ProblemNotice;
 use crate::components::share_bar::ShareBar;
 use crate::components::stages::StageFindings;
 use crate::job::{Job, JobKind, Phase, settings_words, stage_name};
-use crate::share;
 use crate::studio::Studio;
+use crate::{share, spoken};
 
-/// The results card; its stage reports are a polite live region.
+/// The results card; what each stage finds is also announced through a live region.
 #[component]
 pub fn Results(studio: Studio) -> impl IntoView {
     let job = studio.job;
@@ -43,10 +44,13 @@ pub fn Results(studio: Studio) -> impl IntoView {
         share::title(emotion, painting.as_deref())
     });
 
+    let announcements = Signal::derive(move || job.with(spoken::announcements));
+
     view! {
         <section class="card results" aria-labelledby="results-title">
             <h2 id="results-title">"The music"</h2>
-            <div class="stages" data-testid="stages" aria-live="polite">
+            <Announcer lines=announcements />
+            <div class="stages" data-testid="stages">
                 {move || {
                     connection.problem().map(|problem| view! { <ProblemNotice problem=problem /> })
                 }}

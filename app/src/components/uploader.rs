@@ -3,69 +3,26 @@
 
 use leptos::ev;
 use leptos::html;
-use leptos::logging::warn;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
-use web_sys::{File, FileList, HtmlInputElement, Url};
+use web_sys::{File, FileList, HtmlInputElement};
 
-use crate::api;
 use crate::components::problem_notice::ProblemNotice;
 use crate::painting::Painting;
 use crate::studio::Studio;
-use crate::upload::{ACCEPTED_TYPES, UploadState, check_file};
+use crate::upload::{ACCEPTED_TYPES, UploadState};
 
 /// What the camera control accepts: any picture the camera takes (the server checks it).
-const CAMERA_TYPES: &str = "image/*";
+pub const CAMERA_TYPES: &str = "image/*";
 
 /// The drop zone, the buttons that open the file chooser and the camera, and the upload state.
 #[component]
 pub fn Uploader(studio: Studio) -> impl IntoView {
     let painting = studio.painting;
-    let object_url = StoredValue::new(None::<String>);
-    let attempt = StoredValue::new(0u32);
     let drag_depth = RwSignal::new(0i32);
     let file_input = NodeRef::<html::Input>::new();
     let camera_input = NodeRef::<html::Input>::new();
 
-    let choose = move |file: File| {
-        attempt.update_value(|count| *count += 1);
-        let this_attempt = attempt.get_value();
-        if let Some(old) = object_url.get_value() {
-            // Only fails for a URL that is already gone.
-            let _ = Url::revoke_object_url(&old);
-        }
-        if let Err(problem) = check_file(&file.type_(), file.size()) {
-            object_url.set_value(None);
-            studio.choose(Painting::Upload {
-                state: UploadState::Failed(problem),
-                preview: None,
-            });
-            return;
-        }
-        let preview = Url::create_object_url_with_blob(&file).ok();
-        object_url.set_value(preview.clone());
-        studio.choose(Painting::Upload {
-            state: UploadState::Uploading,
-            preview: preview.clone(),
-        });
-        spawn_local(async move {
-            let result = api::upload_image(&file).await;
-            // A later choice wins over this one.
-            if attempt.get_value() != this_attempt
-                || !painting.with_untracked(|p| matches!(p, Painting::Upload { .. }))
-            {
-                return;
-            }
-            let state = match result {
-                Ok(image) => UploadState::Uploaded(image),
-                Err(error) => {
-                    warn!("upload failed: {error}");
-                    UploadState::Failed(error.problem())
-                }
-            };
-            painting.set(Painting::Upload { state, preview });
-        });
-    };
+    let choose = move |file: File| studio.upload(file);
 
     let paste = window_event_listener(ev::paste, move |event| {
         let pasted = event.clipboard_data().and_then(|data| data.files());
@@ -209,7 +166,7 @@ pub fn Uploader(studio: Studio) -> impl IntoView {
 }
 
 /// The first image in a list of files, or else the first file (which the checks will refuse).
-fn first_image(files: &FileList) -> Option<File> {
+pub fn first_image(files: &FileList) -> Option<File> {
     let all: Vec<File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
     let image = all
         .iter()

@@ -17,5 +17,6 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
             demo: state.jobs.info().demo,
             variants: state.jobs.info().variants.clone(),
         },
+        public_url: state.config.public_url.clone(),
     })
 }
