@@ -37,6 +37,8 @@ pub struct Crossfader {
     volume: f32,
     /// The piece sounding now (tracked).
     playing: RwSignal<Option<TrackId>>,
+    /// The piece started last, and how many have been started (tracked).
+    started: RwSignal<(Option<TrackId>, u32)>,
 }
 
 impl Crossfader {
@@ -46,7 +48,14 @@ impl Crossfader {
             mixer: StoredValue::new_local(None),
             volume: volume.clamp(0.0, 1.0),
             playing: RwSignal::new(None),
+            started: RwSignal::new((None, 0)),
         }
+    }
+
+    /// The piece started last (even if it has ended since), and how many pieces have been
+    /// started (tracked).
+    pub fn last_started(&self) -> (Option<TrackId>, u32) {
+        self.started.get()
     }
 
     /// The piece sounding now (tracked).
@@ -128,7 +137,13 @@ impl Crossfader {
             Ok::<_, JsValue>(())
         });
         match started {
-            Some(Ok(())) => self.playing.set(Some(track)),
+            Some(Ok(())) => {
+                self.playing.set(Some(track.clone()));
+                self.started.update(|(last, count)| {
+                    *last = Some(track);
+                    *count += 1;
+                });
+            }
             Some(Err(error)) => warn!("could not play the piece: {error:?}"),
             None => {}
         }

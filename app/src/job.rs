@@ -206,6 +206,14 @@ impl Job {
         stages
     }
 
+    /// The caption the server wrote, once it has.
+    pub fn caption(&self) -> Option<&str> {
+        match self.stage(Stage::Caption)?.result.as_ref()? {
+            StageResult::Caption { text } => Some(text),
+            _ => None,
+        }
+    }
+
     /// The musical description the server wrote, once it has.
     pub fn description(&self) -> Option<&str> {
         match self.stage(Stage::Enhance)?.result.as_ref()? {

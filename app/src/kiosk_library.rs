@@ -6,11 +6,15 @@ use std::rc::Rc;
 
 use ekphrasis_shared::TrackId;
 use ekphrasis_shared::api::{GalleryItem, TrackInfo};
+use gloo_timers::future::TimeoutFuture;
 use leptos::logging::warn;
 use leptos::prelude::*;
 use web_sys::AudioBuffer;
 
 use crate::api;
+
+/// How often a second asker looks whether a piece on its way has arrived, in milliseconds.
+const WAIT_MS: u32 = 50;
 use crate::crossfader::Crossfader;
 use crate::problem::Problem;
 use crate::wav;
@@ -47,17 +51,44 @@ impl Library {
         self.pieces.with_value(|pieces| pieces.get(track).cloned())
     }
 
+    /// How many of `items`' pieces are here (tracked).
+    pub fn count(&self, items: &[GalleryItem]) -> usize {
+        items
+            .iter()
+            .filter_map(|item| item.track.as_ref())
+            .filter(|track| self.get(track).is_some())
+            .count()
+    }
+
     /// The piece, once fetched (untracked).
     pub fn get_untracked(&self, track: &TrackId) -> Option<Rc<Piece>> {
         self.pieces.with_value(|pieces| pieces.get(track).cloned())
     }
 
-    /// Fetches the piece unless it is here or on its way.
+    /// Fetches the piece unless it is here; when it is already on its way, waits for it.
     pub async fn fetch(&self, track: TrackId, crossfader: Crossfader) -> Result<(), Problem> {
-        let known = self.pieces.with_value(|pieces| pieces.contains_key(&track));
         let mut started = false;
-        self.fetching
-            .update_value(|fetching| started = !known && fetching.insert(track.clone()));
+        let mut on_its_way = false;
+        let known = self.pieces.with_value(|pieces| pieces.contains_key(&track));
+        self.fetching.update_value(|fetching| {
+            on_its_way = fetching.contains(&track);
+            started = !known && fetching.insert(track.clone());
+        });
+        if known {
+            return Ok(());
+        }
+        if on_its_way {
+            while self
+                .fetching
+                .with_value(|fetching| fetching.contains(&track))
+            {
+                TimeoutFuture::new(WAIT_MS).await;
+            }
+            return match self.get_untracked(&track) {
+                Some(_) => Ok(()),
+                None => Err(Problem::network()),
+            };
+        }
         if !started {
             return Ok(());
         }

@@ -75,13 +75,18 @@ impl Painting {
         }
     }
 
-    /// The picture's text alternative.
-    pub fn preview_alt(&self) -> String {
-        match self {
-            Painting::Gallery(item) if !item.alt.trim().is_empty() => item.alt.clone(),
-            Painting::Gallery(item) => format!("The painting “{}”", item.title),
-            Painting::Stored { .. } => "The painting of the piece you are making again".into(),
-            _ => "The painting you chose".into(),
+    /// The picture's text alternative: the gallery's own words when it has them, else the
+    /// caption the chain wrote for it once there is one.
+    pub fn preview_alt(&self, caption: Option<&str>) -> String {
+        let caption = caption.map(str::trim).filter(|c| !c.is_empty());
+        match (self, caption) {
+            (Painting::Gallery(item), _) if !item.alt.trim().is_empty() => item.alt.clone(),
+            (_, Some(caption)) => format!("The painting: {caption}"),
+            (Painting::Gallery(item), None) => format!("The painting “{}”", item.title),
+            (Painting::Stored { .. }, None) => {
+                "The painting of the piece you are making again".into()
+            }
+            (_, None) => "The painting you chose".into(),
         }
     }
 
@@ -174,12 +179,25 @@ pub(crate) mod tests {
         );
         assert_eq!(painting.state_name(), "gallery");
         assert_eq!(painting.words(), "“Moonlit Lake” from the gallery.");
-        assert_eq!(painting.preview_alt(), "A lake under the moon.");
+        assert_eq!(painting.preview_alt(None), "A lake under the moon.");
+        assert_eq!(
+            painting.preview_alt(Some("a sad lake")),
+            "A lake under the moon.",
+            "the gallery's own words come first"
+        );
         let mut untold = item();
         untold.alt = " ".into();
         assert_eq!(
-            Painting::Gallery(untold).preview_alt(),
+            Painting::Gallery(untold.clone()).preview_alt(None),
             "The painting “Moonlit Lake”"
+        );
+        assert_eq!(
+            Painting::Gallery(untold).preview_alt(Some(" a sad painting of a lake ")),
+            "The painting: a sad painting of a lake"
+        );
+        assert_eq!(
+            Painting::Nothing.preview_alt(None),
+            "The painting you chose"
         );
     }
 

@@ -75,8 +75,9 @@ impl Rhythm {
     /// The number of paintings changed (the gallery was read again): the loop stays on its
     /// painting when it still exists, and a visit to one that is gone ends.
     pub fn resize(&mut self, len: usize, now: f64) {
+        let was_empty = self.len == 0;
         self.len = len;
-        if self.index >= len {
+        if was_empty || self.index >= len {
             self.index = 0;
             self.shown_at = now;
         }
@@ -161,6 +162,16 @@ mod tests {
         assert_eq!(rhythm.tick(15.0, 5.0, false), Change::Advanced);
         assert_eq!(rhythm.loop_index(), Some(0));
         assert_eq!(rhythm.mode(), Mode::Attract);
+    }
+
+    #[test]
+    fn the_first_painting_gets_its_whole_turn_once_the_gallery_arrives() {
+        let mut rhythm = Rhythm::new(0, 60.0, 0.0);
+        assert_eq!(rhythm.tick(10.0, 5.0, false), Change::Nothing);
+        rhythm.resize(3, 10.0);
+        assert_eq!(rhythm.loop_index(), Some(0));
+        assert_eq!(rhythm.tick(14.9, 5.0, false), Change::Nothing);
+        assert_eq!(rhythm.tick(15.0, 5.0, false), Change::Advanced);
     }
 
     #[test]

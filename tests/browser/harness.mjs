@@ -124,3 +124,48 @@ export function landscapePng(width, height) {
     chunk('IEND', Buffer.alloc(0)),
   ]);
 }
+
+/**
+ * Makes and stores a track for every gallery painting (`ekphrasis gallery render`) with the demo
+ * models into the data folder `data`, as an operator does before opening a kiosk.
+ */
+export async function renderGallery(data, seconds = 2) {
+  const child = spawn(
+    required('EKPHRASIS_BIN'),
+    ['gallery', 'render', '--demo', '--data', data, '--gallery', GALLERY, '--seconds', String(seconds)],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, RUST_LOG: 'warn' } },
+  );
+  const code = await new Promise((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`gallery render failed (${code})`);
+}
+
+/** A fresh, empty data folder. */
+export function freshData() {
+  return mkdtempSync(join(tmpdir(), 'ekphrasis-browser-'));
+}
+
+/** The samples of a 16-bit mono WAV as floats, as the page converts them (s / 32768). */
+export function wavSamples(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (String.fromCharCode(...bytes.subarray(36, 40)) !== 'data') throw new Error('not a plain WAV');
+  const length = view.getUint32(40, true) / 2;
+  return Float32Array.from({ length }, (_, i) => view.getInt16(44 + 2 * i, true) / 32768);
+}
+
+/** Records every buffer the page schedules, with its start time on its audio clock. */
+export const RECORD_SCHEDULED = () => {
+  window.__scheduled = [];
+  const start = AudioBufferSourceNode.prototype.start;
+  AudioBufferSourceNode.prototype.start = function (when = 0, offset = 0, duration) {
+    if (this.buffer) {
+      window.__scheduled.push({
+        when,
+        offset,
+        duration: duration ?? null,
+        rate: this.buffer.sampleRate,
+        samples: Array.from(this.buffer.getChannelData(0)),
+      });
+    }
+    return start.apply(this, arguments);
+  };
+};

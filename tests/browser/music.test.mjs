@@ -4,7 +4,9 @@
 // the track still there after the server restarts, and a gallery painting picked and composed.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { landscapePng, launchBrowser, openPage, startServer } from './harness.mjs';
+import {
+  RECORD_SCHEDULED, landscapePng, launchBrowser, openPage, startServer, wavSamples,
+} from './harness.mjs';
 
 let server;
 let browser;
@@ -18,32 +20,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-// Records every buffer the page schedules, with its start time on the audio clock.
-const RECORD_SCHEDULED = () => {
-  window.__scheduled = [];
-  const start = AudioBufferSourceNode.prototype.start;
-  AudioBufferSourceNode.prototype.start = function (when = 0, offset = 0, duration) {
-    if (this.buffer) {
-      window.__scheduled.push({
-        when,
-        offset,
-        duration: duration ?? null,
-        rate: this.buffer.sampleRate,
-        samples: Array.from(this.buffer.getChannelData(0)),
-      });
-    }
-    return start.apply(this, arguments);
-  };
-};
-
-/** The samples of a 16-bit mono WAV as floats, as the page converts them (s / 32768). */
-function wavSamples(bytes) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  assert.equal(String.fromCharCode(...bytes.subarray(36, 40)), 'data');
-  const length = view.getUint32(40, true) / 2;
-  return Float32Array.from({ length }, (_, i) => view.getInt16(44 + 2 * i, true) / 32768);
-}
 
 async function setSeconds(page, seconds) {
   await page.locator('#seconds').evaluate((input, value) => {

@@ -27,6 +27,25 @@ async fn health_reports_version_protocol_and_the_demo_models() {
         3,
         "no fine-tuned MusicGen, so no optimized: {variants:?}"
     );
+    assert_eq!(health.public_url, None);
+}
+
+#[tokio::test]
+async fn health_tells_the_public_address_for_share_links_and_qr_codes() {
+    let server = TestServer::start_with(|config| {
+        config.public_url = Some("https://museum.example/ekphrasis".into());
+    })
+    .await;
+    let health: Health = reqwest::get(server.url("/api/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        health.public_url.as_deref(),
+        Some("https://museum.example/ekphrasis")
+    );
 }
 
 #[tokio::test]

@@ -391,7 +391,12 @@ pub fn KioskPage(query: String, health: Signal<Option<Health>>) -> impl IntoView
             data-testid="kiosk"
             data-mode=move || kiosk.mode.get().name()
             data-playing=move || kiosk.crossfader.playing().map(|t| t.to_string()).unwrap_or_default()
+            data-last-started=move || {
+                kiosk.crossfader.last_started().0.map(|t| t.to_string()).unwrap_or_default()
+            }
+            data-starts=move || kiosk.crossfader.last_started().1.to_string()
             data-wake-lock=move || wake_state.get().name()
+            data-pieces=move || kiosk.items.with(|items| kiosk.library.count(items)).to_string()
             on:pointerdown=move |_| kiosk.touch()
             on:keydown=move |_| kiosk.touch()
         >

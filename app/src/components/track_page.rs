@@ -11,12 +11,12 @@ use crate::components::not_here::NotHere;
 use crate::components::problem_notice::ProblemNotice;
 use crate::components::share_bar::ShareBar;
 use crate::components::stages::{Caption, Description, EmotionBars, labeller_words};
-use crate::job::{settings_words, title_case};
+use crate::job::{Job, settings_words, title_case};
 use crate::nav::Nav;
 use crate::problem::Problem;
 use crate::route::again_path;
-use crate::share;
 use crate::studio::Studio;
+use crate::{share, speech, spoken};
 
 /// What asking for the track gave.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,6 +94,28 @@ fn Track(info: TrackInfo, gallery: Signal<Option<GalleryList>>) -> impl IntoView
         .clone()
         .unwrap_or_else(|| "the painting".to_owned());
     let made = made_on(info.created_at);
+    // Read aloud, then the music: for people who cannot see the painting.
+    let audio = NodeRef::<leptos::html::Audio>::new();
+    let reading = RwSignal::new(false);
+    let words = spoken::reading(&Job::from_track(&info));
+    let read_then_play = move |_| {
+        let Some(words) = words.clone() else {
+            return;
+        };
+        if let Some(audio) = audio.get_untracked() {
+            let _ = audio.pause();
+            audio.set_current_time(0.0);
+        }
+        reading.set(true);
+        speech::speak(&words, 1.0, move || {
+            reading.set(false);
+            if let Some(audio) = audio.get_untracked() {
+                // Refused only when the browser wants a gesture first; the controls remain.
+                let _ = audio.play();
+            }
+        });
+    };
+    on_cleanup(speech::cancel);
     let settings = settings_words(&info.settings);
     let again = {
         let id = info.id.clone();
@@ -139,7 +161,23 @@ fn Track(info: TrackInfo, gallery: Signal<Option<GalleryList>>) -> impl IntoView
                         preload="auto"
                         src=info.wav_url.clone()
                         data-testid="track-audio"
+                        node_ref=audio
                     ></audio>
+                    {speech::available()
+                        .then(|| {
+                            view! {
+                                <button
+                                    type="button"
+                                    class="button secondary read-aloud-button"
+                                    data-testid="read-then-play"
+                                    on:click=read_then_play
+                                >
+                                    {move || {
+                                        if reading.get() { "Reading aloud…" } else { "Read it aloud, then play" }
+                                    }}
+                                </button>
+                            }
+                        })}
                     <div class="downloads">
                         <a class="button secondary" href=info.wav_url.clone() download="" data-testid="download-wav">
                             "Download WAV"

@@ -87,7 +87,10 @@ pub fn Uploader(studio: Studio) -> impl IntoView {
                             class="preview"
                             data-testid="preview"
                             src=move || painting.with(Painting::preview_url)
-                            alt=move || painting.with(Painting::preview_alt)
+                            alt=move || {
+                                let caption = studio.job.with(|job| job.caption().map(str::to_owned));
+                                painting.with(|p| p.preview_alt(caption.as_deref()))
+                            }
                         />
                         {move || {
                             painting

@@ -1,0 +1,252 @@
+// The museum kiosk in Chromium with the demo models and a pre-rendered gallery: the attract loop
+// advances and plays each painting's stored music; touching a painting plays its piece with its
+// words and a QR code that decodes to its share link; left alone it returns to the loop; the
+// screen is kept awake and goes full screen on the first touch; no links out and no upload
+// unless allowed (then a visitor's painting is composed live); and it plays on through a server
+// restart, then reconnects.
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { after, before, test } from 'node:test';
+import {
+  RECORD_SCHEDULED, freshData, landscapePng, launchBrowser, renderGallery, startServer, wavSamples,
+} from './harness.mjs';
+
+const jsQR = createRequire(import.meta.url)('jsqr');
+
+let server;
+let browser;
+
+before(async () => {
+  const data = freshData();
+  await renderGallery(data, 2);
+  server = await startServer([], { data });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Stands in for the wake lock and full screen, counting what the page asks of them. */
+const RECORD_SCREEN = () => {
+  window.__wakeLocks = [];
+  window.__fullscreen = 0;
+  Object.defineProperty(navigator, 'wakeLock', {
+    value: {
+      request: async (type) => {
+        window.__wakeLocks.push(type);
+        return { released: false, release: async () => {} };
+      },
+    },
+  });
+  Element.prototype.requestFullscreen = function () {
+    window.__fullscreen += 1;
+    return Promise.resolve();
+  };
+};
+
+async function openKiosk(query, ...initScripts) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  for (const script of [RECORD_SCHEDULED, ...initScripts]) await context.addInitScript(script);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(String(err)));
+  await page.goto(`${server.url}/kiosk${query}`);
+  await page.locator('[data-testid=kiosk][data-mode=attract]').waitFor({ timeout: 20_000 });
+  return { context, page, errors };
+}
+
+async function gallery() {
+  const response = await fetch(`${server.url}/api/gallery`);
+  assert.equal(response.status, 200);
+  const items = await response.json();
+  assert.ok(items.length >= 3);
+  assert.ok(items.every((item) => item.track), 'gallery render made a track for every painting');
+  return items;
+}
+
+async function storedSamples(track) {
+  const wav = await fetch(`${server.url}/api/tracks/${track}/audio.wav`);
+  return wavSamples(new Uint8Array(await wav.arrayBuffer()));
+}
+
+/** Reads the QR code the page shows. */
+async function readQr(page) {
+  const canvas = page.locator('[data-testid=qr-code]');
+  await canvas.waitFor({ timeout: 20_000 });
+  const { width, height, pixels } = await canvas.evaluate((el) => {
+    const data = el.getContext('2d').getImageData(0, 0, el.width, el.height);
+    return { width: el.width, height: el.height, pixels: Array.from(data.data) };
+  });
+  const code = jsQR(Uint8ClampedArray.from(pixels), width, height);
+  assert.ok(code, 'the QR code can be read');
+  return code.data;
+}
+
+test('the attract loop advances through the paintings and plays their stored music', async () => {
+  const items = await gallery();
+  const { context, page, errors } = await openKiosk('?dwell=2');
+  const kiosk = page.locator('[data-testid=kiosk]');
+  const attract = page.locator('[data-testid=attract]');
+  const playing = () => kiosk.getAttribute('data-last-started');
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid=kiosk]').dataset.lastStarted, null, { timeout: 20_000 },
+  );
+  const first = Number(await attract.getAttribute('data-index'));
+  assert.equal(await playing(), items[first].track, 'the painting shown is the one heard');
+  const next = items[(first + 1) % items.length];
+  await page.waitForFunction(
+    (track) => document.querySelector('[data-testid=kiosk]').dataset.lastStarted === track,
+    next.track, { timeout: 10_000 },
+  );
+  const scheduled = await page.evaluate(() => window.__scheduled.slice(-2));
+  assert.equal(await attract.getAttribute('data-id'), next.id);
+  // One painting shows at a time, the current one.
+  const shown = page.locator('.attract-slide.shown');
+  assert.equal(await shown.count(), 1);
+  assert.equal(await shown.getAttribute('src'), next.image_url);
+  assert.equal(await kiosk.getAttribute('data-mode'), 'attract');
+
+  // What played is what the server stored for each painting, sample for sample.
+  assert.equal(scheduled.length, 2, 'two pieces scheduled');
+  for (const [i, item] of [items[first], next].entries()) {
+    const stored = await storedSamples(item.track);
+    const played = Float32Array.from(scheduled[i].samples);
+    assert.equal(played.length, stored.length, `piece ${i} length`);
+    assert.ok(played.every((s, j) => s === stored[j]), `piece ${i} samples`);
+  }
+  await context.close();
+  assert.deepEqual(errors, []);
+});
+
+test('touching a painting plays its piece with its words and a QR code of its share link', async () => {
+  const items = await gallery();
+  const { context, page, errors } = await openKiosk('?dwell=30', RECORD_SCREEN);
+  const item = items[2];
+  await page.locator(`[data-testid=kiosk-item][data-id="${item.id}"]`).click();
+  await page.locator('[data-testid=kiosk][data-mode=visit]').waitFor();
+  await page.waitForFunction(
+    (track) => document.querySelector('[data-testid=kiosk]').dataset.lastStarted === track,
+    item.track, { timeout: 10_000 },
+  );
+  const info = await (await fetch(`${server.url}/api/tracks/${item.track}`)).json();
+  const emotion = page.locator('[data-testid=visit-emotion]');
+  await emotion.waitFor();
+  assert.equal(await emotion.getAttribute('data-emotion'), info.emotion);
+  assert.equal(await page.locator('[data-testid=caption]').innerText(), info.caption);
+  const words = (text) => text.replace(/\s+/g, ' ').trim();
+  assert.equal(words(await page.locator('[data-testid=description]').innerText()), words(info.description));
+  // Large type, readable from a step back.
+  const size = await emotion.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+  assert.ok(size >= 24, `the emotion is ${size}px`);
+  assert.equal(await readQr(page), `${server.url}/t/${item.track}`);
+
+  // The first touch took the whole screen, once; the screen is kept awake.
+  assert.equal(await page.evaluate(() => window.__fullscreen), 1);
+  assert.deepEqual(await page.evaluate(() => window.__wakeLocks), ['screen']);
+  assert.equal(await page.locator('[data-testid=kiosk]').getAttribute('data-wake-lock'), 'held');
+
+  // Hear it again starts it over; back goes to the loop.
+  const before = await page.evaluate(() => window.__scheduled.length);
+  await page.locator('[data-testid=visit-replay]').click();
+  await page.waitForFunction((n) => window.__scheduled.length > n, before);
+  assert.equal(await page.evaluate(() => window.__fullscreen), 1, 'full screen is asked for once');
+  await page.locator('[data-testid=visit-back]').click();
+  await page.locator('[data-testid=kiosk][data-mode=attract]').waitFor();
+  await context.close();
+  assert.deepEqual(errors, []);
+});
+
+test('left alone, a visit returns to the attract loop', async () => {
+  const items = await gallery();
+  const { context, page, errors } = await openKiosk('?idle=3&dwell=30');
+  await page.locator(`[data-testid=kiosk-item][data-id="${items[0].id}"]`).click();
+  await page.locator('[data-testid=kiosk][data-mode=visit]').waitFor();
+  const started = Date.now();
+  await page.locator('[data-testid=kiosk][data-mode=attract]').waitFor({ timeout: 10_000 });
+  const waited = (Date.now() - started) / 1000;
+  assert.ok(waited > 2 && waited < 6, `returned after ${waited} s`);
+  // The loop goes on after the painting that was visited, with its music.
+  await page.locator(`[data-testid=attract][data-id="${items[1].id}"]`).waitFor();
+  await page.waitForFunction(
+    (track) => document.querySelector('[data-testid=kiosk]').dataset.lastStarted === track,
+    items[1].track, { timeout: 10_000 },
+  );
+  await context.close();
+  assert.deepEqual(errors, []);
+});
+
+test('no links out, and no upload unless the address allows it; then a visitor\'s painting is composed', async () => {
+  const closed = await openKiosk('');
+  assert.equal(await closed.page.locator('a[href]').count(), 0, 'no links out of the kiosk');
+  assert.equal(await closed.page.locator('input[type=file]').count(), 0);
+  assert.equal(await closed.page.locator('[data-testid=kiosk-own]').count(), 0);
+  await closed.context.close();
+
+  const { context, page, errors } = await openKiosk('?upload=1&idle=60');
+  await page.locator('[data-testid=kiosk-own]').click();
+  await page.locator('[data-testid=kiosk][data-mode=own]').waitFor();
+  await page.locator('[data-testid=kiosk-photo]').waitFor();
+  assert.equal(
+    await page.locator('[data-testid=kiosk-camera-input]').getAttribute('capture'),
+    'environment',
+  );
+  await page.locator('input[data-testid=kiosk-file-input]').setInputFiles({
+    name: 'painting.png',
+    mimeType: 'image/png',
+    buffer: landscapePng(64, 48),
+  });
+  // The chain runs and streams as on the home page; the finished piece's link is the QR code.
+  await page.locator('[data-testid=visit-emotion]').waitFor({ timeout: 60_000 });
+  await page.locator('[data-testid=caption]').waitFor({ timeout: 60_000 });
+  const link = await readQr(page);
+  assert.match(link, new RegExp(`^${server.url}/t/[A-Za-z0-9_-]{22}$`));
+  const track = link.split('/t/')[1];
+  const info = await fetch(`${server.url}/api/tracks/${track}`);
+  assert.equal(info.status, 200);
+  assert.equal((await info.json()).caption, await page.locator('[data-testid=caption]').innerText());
+  const scheduled = await page.evaluate(() => window.__scheduled.length);
+  assert.ok(scheduled > 0, 'the visitor\'s music was played as it streamed');
+  await page.locator('[data-testid=visit-back]').click();
+  await page.locator('[data-testid=kiosk][data-mode=attract]').waitFor();
+  await context.close();
+  assert.deepEqual(errors, []);
+});
+
+test('the kiosk plays on through a server restart and reconnects', async () => {
+  const items = await gallery();
+  const { context, page, errors } = await openKiosk('?dwell=2&idle=60');
+  const kiosk = page.locator('[data-testid=kiosk]');
+  await page.waitForFunction(
+    (n) => Number(document.querySelector('[data-testid=kiosk]').dataset.pieces) === n,
+    items.length, { timeout: 30_000 },
+  );
+  await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
+
+  const port = new URL(server.url).port;
+  const data = server.data;
+  await server.stop({ keep: true });
+  await page.locator('[data-testid=connection]:not([data-state=connected])').waitFor({ timeout: 20_000 });
+
+  // With the server away, the loop goes on and its music still plays from what it kept.
+  const startsNow = Number(await kiosk.getAttribute('data-starts'));
+  await page.waitForFunction(
+    (was) => Number(document.querySelector('[data-testid=kiosk]').dataset.starts) >= was + 2,
+    startsNow, { timeout: 10_000 },
+  );
+  // A visitor can still hear a painting and take its link.
+  await page.locator(`[data-testid=kiosk-item][data-id="${items[3].id}"]`).click();
+  await page.waitForFunction(
+    (track) => document.querySelector('[data-testid=kiosk]').dataset.lastStarted === track,
+    items[3].track, { timeout: 10_000 },
+  );
+  assert.equal(await readQr(page), `${server.url}/t/${items[3].track}`);
+  await page.locator('[data-testid=visit-back]').click();
+
+  server = await startServer([], { data, addr: `127.0.0.1:${port}` });
+  await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 30_000 });
+  assert.equal(await kiosk.getAttribute('data-mode'), 'attract');
+  await context.close();
+  assert.deepEqual(errors, []);
+});
