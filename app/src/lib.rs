@@ -16,6 +16,7 @@ mod again;
 mod api;
 mod audio;
 mod backoff;
+mod canvas;
 mod clock;
 mod components;
 mod compose;

@@ -6,25 +6,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { after, before, test } from 'node:test';
-import { freshData, landscapePng, launchBrowser, renderGallery, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { landscapePng, serverAndBrowser } from './harness.mjs';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-let server;
-let browser;
-
-before(async () => {
-  const data = freshData();
-  await renderGallery(data, 2);
-  server = await startServer([], { data });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const app = serverAndBrowser({ renderGallerySeconds: 2 });
 
 /** Every serious or critical axe-core violation on the page, as readable lines. */
 async function seriousViolations(page) {
@@ -44,7 +31,7 @@ async function seriousViolations(page) {
 }
 
 async function newPage(initScript) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await app.browser.newContext({ viewport: { width: 1280, height: 900 } });
   if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   const errors = [];
@@ -76,7 +63,7 @@ test('axe-core finds no serious or critical violations on any page', async () =>
     found[name] = await seriousViolations(page);
   };
 
-  await page.goto(server.url);
+  await page.goto(app.server.url);
   await page.locator('[data-testid=gallery-item]').first().waitFor({ timeout: 20_000 });
   await check('home');
   await composeUpload(page);
@@ -89,11 +76,11 @@ test('axe-core finds no serious or critical violations on any page', async () =>
   await page.locator('[data-testid=track-page]').waitFor({ timeout: 20_000 });
   await check('track page');
 
-  await page.goto(`${server.url}/no/such/page`);
+  await page.goto(`${app.server.url}/no/such/page`);
   await page.locator('main').waitFor();
   await check('missing page');
 
-  await page.goto(`${server.url}/kiosk?upload=1&dwell=30`);
+  await page.goto(`${app.server.url}/kiosk?upload=1&dwell=30`);
   await page.locator('[data-testid=kiosk-item]').first().waitFor({ timeout: 20_000 });
   await check('kiosk loop');
   await page.locator('[data-testid=kiosk-item]').first().click();
@@ -112,7 +99,7 @@ test('axe-core finds no serious or critical violations on any page', async () =>
 
 test('each stage\'s finding is announced, and the caption becomes the painting\'s alt text', async () => {
   const { context, page, errors } = await newPage();
-  await page.goto(server.url);
+  await page.goto(app.server.url);
   await composeUpload(page);
   await page.locator('[data-testid=share-link]').waitFor({ timeout: 60_000 });
   const region = page.locator('[data-testid=announcer]');
@@ -132,7 +119,7 @@ test('each stage\'s finding is announced, and the caption becomes the painting\'
 
 test('the whole flow works from the keyboard, with a visible focus', async () => {
   const { context, page, errors } = await newPage();
-  await page.goto(server.url);
+  await page.goto(app.server.url);
   await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
   await page.locator('[data-testid=gallery-item]').first().waitFor({ timeout: 20_000 });
 
@@ -192,7 +179,7 @@ const RECORD_SPEECH = () => {
 
 test('the painting is read aloud before its music when asked', async () => {
   const { context, page, errors } = await newPage(RECORD_SPEECH);
-  await page.goto(server.url);
+  await page.goto(app.server.url);
   await page.locator('[data-testid=read-aloud]').check();
   await composeUpload(page);
   await page.locator('[data-testid=player][data-state=reading]').waitFor({ timeout: 60_000 });
@@ -226,18 +213,18 @@ test('the painting is read aloud before its music when asked', async () => {
 
 test('the kiosk reads a painting aloud before its music when set to', async () => {
   const { context, page, errors } = await newPage(RECORD_SPEECH);
-  await page.goto(`${server.url}/kiosk?speak=1&dwell=30`);
+  await page.goto(`${app.server.url}/kiosk?speak=1&dwell=30`);
   const item = page.locator('[data-testid=kiosk-item]').nth(1);
   await item.waitFor({ timeout: 20_000 });
   const id = await item.getAttribute('data-id');
-  const gallery = await (await fetch(`${server.url}/api/gallery`)).json();
+  const gallery = await (await fetch(`${app.server.url}/api/gallery`)).json();
   const track = gallery.find((i) => i.id === id).track;
   await page.waitForFunction(
     () => Number(document.querySelector('[data-testid=kiosk]').dataset.pieces) > 1, null, { timeout: 20_000 },
   );
   await item.click();
   await page.waitForFunction(() => window.__spoken.length === 1);
-  const info = await (await fetch(`${server.url}/api/tracks/${track}`)).json();
+  const info = await (await fetch(`${app.server.url}/api/tracks/${track}`)).json();
   const spoken = await page.evaluate(() => window.__spoken[0].text);
   assert.ok(spoken.startsWith(`The painting feels ${info.emotion}.`), spoken);
   assert.notEqual(await page.locator('[data-testid=kiosk]').getAttribute('data-last-started'), track);

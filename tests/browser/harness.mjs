@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { deflateSync } from 'node:zlib';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const required = (name) => {
@@ -169,3 +170,23 @@ export const RECORD_SCHEDULED = () => {
     return start.apply(this, arguments);
   };
 };
+
+/**
+ * Starts the server and Chromium before a test file's tests and stops them after. With
+ * `renderGallerySeconds`, the gallery's music is rendered first (as for a kiosk). Tests read
+ * `app.server` and `app.browser`, and may put a restarted server in `app.server`.
+ */
+export function serverAndBrowser({ renderGallerySeconds } = {}) {
+  const app = { server: null, browser: null };
+  before(async () => {
+    const data = freshData();
+    if (renderGallerySeconds) await renderGallery(data, renderGallerySeconds);
+    app.server = await startServer([], { data });
+    app.browser = await launchBrowser();
+  });
+  after(async () => {
+    await app.browser?.close();
+    await app.server?.stop();
+  });
+  return app;
+}

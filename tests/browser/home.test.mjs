@@ -1,24 +1,13 @@
 // The home page in Chromium against the real server: the handshake completes, an upload shows
 // its preview and size, a refused upload is explained in plain words, and the page fits a phone.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { landscapePng, launchBrowser, openPage, startServer } from './harness.mjs';
+import { test } from 'node:test';
+import { landscapePng, openPage, serverAndBrowser } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const app = serverAndBrowser();
 
 test('upload and handshake: the preview and the size are shown', async () => {
-  const { page, errors } = await openPage(browser, server.url);
+  const { page, errors } = await openPage(app.browser, app.server.url);
   const connection = page.locator('[data-testid=connection]');
   await connection.and(page.locator('[data-state=connected]')).waitFor({ timeout: 20_000 });
 
@@ -36,7 +25,7 @@ test('upload and handshake: the preview and the size are shown', async () => {
 });
 
 test('a file that is not an image gets a plain-words refusal', async () => {
-  const { page, errors } = await openPage(browser, server.url);
+  const { page, errors } = await openPage(app.browser, app.server.url);
   await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
   // Declared as PNG so the browser sends it; the server sniffs the content and refuses it.
   await page.locator('input[data-testid=file-input]').setInputFiles({
@@ -52,7 +41,7 @@ test('a file that is not an image gets a plain-words refusal', async () => {
 });
 
 test('the page fits a phone screen, and a deep link opens the app', async () => {
-  const { page, errors } = await openPage(browser, `${server.url}/t/AAAAAAAAAAAAAAAAAAAAAA`, {
+  const { page, errors } = await openPage(app.browser, `${app.server.url}/t/AAAAAAAAAAAAAAAAAAAAAA`, {
     width: 390,
     height: 844,
   });

@@ -6,27 +6,14 @@
 // restart, then reconnects.
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
-  RECORD_SCHEDULED, freshData, landscapePng, launchBrowser, renderGallery, startServer, wavSamples,
+  RECORD_SCHEDULED, landscapePng, serverAndBrowser, startServer, wavSamples,
 } from './harness.mjs';
 
 const jsQR = createRequire(import.meta.url)('jsqr');
 
-let server;
-let browser;
-
-before(async () => {
-  const data = freshData();
-  await renderGallery(data, 2);
-  server = await startServer([], { data });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const app = serverAndBrowser({ renderGallerySeconds: 2 });
 
 /** Stands in for the wake lock and full screen, counting what the page asks of them. */
 const RECORD_SCREEN = () => {
@@ -47,18 +34,18 @@ const RECORD_SCREEN = () => {
 };
 
 async function openKiosk(query, ...initScripts) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const context = await app.browser.newContext({ viewport: { width: 1280, height: 800 } });
   for (const script of [RECORD_SCHEDULED, ...initScripts]) await context.addInitScript(script);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(String(err)));
-  await page.goto(`${server.url}/kiosk${query}`);
+  await page.goto(`${app.server.url}/kiosk${query}`);
   await page.locator('[data-testid=kiosk][data-mode=attract]').waitFor({ timeout: 20_000 });
   return { context, page, errors };
 }
 
 async function gallery() {
-  const response = await fetch(`${server.url}/api/gallery`);
+  const response = await fetch(`${app.server.url}/api/gallery`);
   assert.equal(response.status, 200);
   const items = await response.json();
   assert.ok(items.length >= 3);
@@ -67,7 +54,7 @@ async function gallery() {
 }
 
 async function storedSamples(track) {
-  const wav = await fetch(`${server.url}/api/tracks/${track}/audio.wav`);
+  const wav = await fetch(`${app.server.url}/api/tracks/${track}/audio.wav`);
   return wavSamples(new Uint8Array(await wav.arrayBuffer()));
 }
 
@@ -130,7 +117,7 @@ test('touching a painting plays its piece with its words and a QR code of its sh
     (track) => document.querySelector('[data-testid=kiosk]').dataset.lastStarted === track,
     item.track, { timeout: 10_000 },
   );
-  const info = await (await fetch(`${server.url}/api/tracks/${item.track}`)).json();
+  const info = await (await fetch(`${app.server.url}/api/tracks/${item.track}`)).json();
   const emotion = page.locator('[data-testid=visit-emotion]');
   await emotion.waitFor();
   assert.equal(await emotion.getAttribute('data-emotion'), info.emotion);
@@ -140,7 +127,7 @@ test('touching a painting plays its piece with its words and a QR code of its sh
   // Large type, readable from a step back.
   const size = await emotion.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
   assert.ok(size >= 24, `the emotion is ${size}px`);
-  assert.equal(await readQr(page), `${server.url}/t/${item.track}`);
+  assert.equal(await readQr(page), `${app.server.url}/t/${item.track}`);
 
   // The first touch took the whole screen, once; the screen is kept awake.
   assert.equal(await page.evaluate(() => window.__fullscreen), 1);
@@ -201,9 +188,9 @@ test('no links out, and no upload unless the address allows it; then a visitor\'
   await page.locator('[data-testid=visit-emotion]').waitFor({ timeout: 60_000 });
   await page.locator('[data-testid=caption]').waitFor({ timeout: 60_000 });
   const link = await readQr(page);
-  assert.match(link, new RegExp(`^${server.url}/t/[A-Za-z0-9_-]{22}$`));
+  assert.match(link, new RegExp(`^${app.server.url}/t/[A-Za-z0-9_-]{22}$`));
   const track = link.split('/t/')[1];
-  const info = await fetch(`${server.url}/api/tracks/${track}`);
+  const info = await fetch(`${app.server.url}/api/tracks/${track}`);
   assert.equal(info.status, 200);
   assert.equal((await info.json()).caption, await page.locator('[data-testid=caption]').innerText());
   const scheduled = await page.evaluate(() => window.__scheduled.length);
@@ -224,9 +211,9 @@ test('the kiosk plays on through a server restart and reconnects', async () => {
   );
   await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
 
-  const port = new URL(server.url).port;
-  const data = server.data;
-  await server.stop({ keep: true });
+  const port = new URL(app.server.url).port;
+  const data = app.server.data;
+  await app.server.stop({ keep: true });
   await page.locator('[data-testid=connection]:not([data-state=connected])').waitFor({ timeout: 20_000 });
 
   // With the server away, the loop goes on and its music still plays from what it kept.
@@ -241,10 +228,10 @@ test('the kiosk plays on through a server restart and reconnects', async () => {
     (track) => document.querySelector('[data-testid=kiosk]').dataset.lastStarted === track,
     items[3].track, { timeout: 10_000 },
   );
-  assert.equal(await readQr(page), `${server.url}/t/${items[3].track}`);
+  assert.equal(await readQr(page), `${app.server.url}/t/${items[3].track}`);
   await page.locator('[data-testid=visit-back]').click();
 
-  server = await startServer([], { data, addr: `127.0.0.1:${port}` });
+  app.server = await startServer([], { data, addr: `127.0.0.1:${port}` });
   await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 30_000 });
   assert.equal(await kiosk.getAttribute('data-mode'), 'attract');
   await context.close();

@@ -3,23 +3,12 @@
 // schedules is a sample the server stored), the share link opened in a fresh page and played,
 // the track still there after the server restarts, and a gallery painting picked and composed.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
-  RECORD_SCHEDULED, landscapePng, launchBrowser, openPage, startServer, wavSamples,
+  RECORD_SCHEDULED, landscapePng, openPage, serverAndBrowser, startServer, wavSamples,
 } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-  server = await startServer();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+const app = serverAndBrowser();
 
 async function setSeconds(page, seconds) {
   await page.locator('#seconds').evaluate((input, value) => {
@@ -38,12 +27,12 @@ async function shareUrl(page) {
 }
 
 test('a painting becomes music that plays as it streams, shared and kept across a restart', async () => {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = await app.browser.newContext({ viewport: { width: 1280, height: 900 } });
   await context.addInitScript(RECORD_SCHEDULED);
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(String(err)));
-  await page.goto(server.url);
+  await page.goto(app.server.url);
   await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
   await page.locator('[data-testid=demo-banner]').waitFor();
   assert.match(await page.locator('[data-testid=demo-banner]').innerText(), /noise/i);
@@ -92,7 +81,7 @@ test('a painting becomes music that plays as it streams, shared and kept across 
       `chunk ${i} starts where chunk ${i - 1} ends, or after a gap`);
   }
   const played = scheduled.flatMap((s) => s.samples);
-  const wav = await page.request.get(`${server.url}/api/tracks/${track}/audio.wav`);
+  const wav = await page.request.get(`${app.server.url}/api/tracks/${track}/audio.wav`);
   assert.equal(wav.status(), 200);
   const stored = wavSamples(await wav.body());
   assert.equal(played.length, stored.length);
@@ -102,7 +91,7 @@ test('a painting becomes music that plays as it streams, shared and kept across 
   assert.equal(differing, 0, 'the page played exactly the stored samples');
 
   // The share link in a fresh page: the track page, and its audio plays.
-  const fresh = await browser.newContext();
+  const fresh = await app.browser.newContext();
   const shared = await fresh.newPage();
   await shared.goto(url);
   await shared.locator('[data-testid=track-page]').waitFor({ timeout: 20_000 });
@@ -122,14 +111,14 @@ test('a painting becomes music that plays as it streams, shared and kept across 
   await fresh.close();
 
   // After a restart the track is still there.
-  const data = server.data;
-  await server.stop({ keep: true });
-  server = await startServer([], { data });
-  const again = await browser.newContext();
+  const data = app.server.data;
+  await app.server.stop({ keep: true });
+  app.server = await startServer([], { data });
+  const again = await app.browser.newContext();
   const revisit = await again.newPage();
-  await revisit.goto(`${server.url}/t/${track}`);
+  await revisit.goto(`${app.server.url}/t/${track}`);
   await revisit.locator('[data-testid=track-page]').waitFor({ timeout: 20_000 });
-  const info = await revisit.request.get(`${server.url}/api/tracks/${track}`);
+  const info = await revisit.request.get(`${app.server.url}/api/tracks/${track}`);
   assert.equal(info.status(), 200);
   await again.close();
   await context.close();
@@ -137,7 +126,7 @@ test('a painting becomes music that plays as it streams, shared and kept across 
 });
 
 test('a gallery painting is picked and composed', async () => {
-  const { page, errors } = await openPage(browser, server.url);
+  const { page, errors } = await openPage(app.browser, app.server.url);
   await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
   const item = page.locator('[data-testid=gallery-item]').first();
   await item.waitFor({ timeout: 20_000 });
@@ -147,7 +136,7 @@ test('a gallery painting is picked and composed', async () => {
   await setSeconds(page, 2);
   await page.locator('[data-testid=compose]').click();
   const url = await shareUrl(page);
-  const info = await (await page.request.get(`${server.url}/api/tracks/${url.split('/t/')[1]}`)).json();
+  const info = await (await page.request.get(`${app.server.url}/api/tracks/${url.split('/t/')[1]}`)).json();
   assert.equal(info.gallery, id);
   assert.deepEqual(errors, []);
 });

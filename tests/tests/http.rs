@@ -6,15 +6,19 @@ use ekphrasis_shared::ErrorCode;
 use ekphrasis_shared::api::{ErrorBody, Health, ModelsStatus};
 use reqwest::StatusCode;
 
-#[tokio::test]
-async fn health_reports_version_protocol_and_the_demo_models() {
-    let server = TestServer::start().await;
-    let health: Health = reqwest::get(server.url("/api/health"))
+async fn health(server: &TestServer) -> Health {
+    reqwest::get(server.url("/api/health"))
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn health_reports_version_protocol_and_the_demo_models() {
+    let server = TestServer::start().await;
+    let health = health(&server).await;
     assert_eq!(health.status, "ok");
     assert_eq!(health.protocol, 1);
     assert!(health.server.starts_with("ekphrasis/"));
@@ -36,12 +40,7 @@ async fn health_tells_the_public_address_for_share_links_and_qr_codes() {
         config.public_url = Some("https://museum.example/ekphrasis".into());
     })
     .await;
-    let health: Health = reqwest::get(server.url("/api/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = health(&server).await;
     assert_eq!(
         health.public_url.as_deref(),
         Some("https://museum.example/ekphrasis")

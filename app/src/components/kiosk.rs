@@ -10,16 +10,15 @@ use std::time::Duration;
 use ekphrasis_shared::TrackId;
 use ekphrasis_shared::api::{GalleryItem, Health, ModelsStatus};
 use gloo_timers::future::TimeoutFuture;
-use leptos::ev;
-use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use web_sys::HtmlInputElement;
+use web_sys::File;
 
 use crate::components::announcer::Announcer;
+use crate::components::file_inputs::{FileInputs, HiddenFileInputs};
 use crate::components::header::ConnectionBadge;
 use crate::components::kiosk_visit::{KioskVisit, VisitPainting};
-use crate::components::uploader::{CAMERA_TYPES, first_image};
+use crate::components::problem_notice::ProblemNotice;
 use crate::crossfader::Crossfader;
 use crate::job::Job;
 use crate::kiosk_library::Library;
@@ -31,7 +30,6 @@ use crate::rhythm::{Change, Mode, Rhythm};
 use crate::screen::{WakeLock, enter_fullscreen};
 use crate::share::absolute_url;
 use crate::studio::Studio;
-use crate::upload::ACCEPTED_TYPES;
 use crate::{api, backoff, speech, spoken};
 
 /// How often the kiosk looks at the clock.
@@ -635,22 +633,12 @@ fn share_url(job: Signal<Job>, public_url: Memo<Option<String>>) -> Signal<Optio
 #[component]
 fn Own(kiosk: Kiosk, public_url: Memo<Option<String>>) -> impl IntoView {
     let studio = kiosk.studio;
-    let camera = NodeRef::<html::Input>::new();
-    let chooser = NodeRef::<html::Input>::new();
+    let inputs = FileInputs::new();
     let chosen = Memo::new(move |_| studio.painting.with(|p| p.preview_url().is_some()));
-    let on_file = move |event: ev::Event| {
-        let input = event_target::<HtmlInputElement>(&event);
-        if let Some(file) = input.files().as_ref().and_then(first_image) {
-            kiosk.touch();
-            studio.upload(file);
-            studio.compose_when_ready();
-        }
-        input.set_value("");
-    };
-    let open = move |input: NodeRef<html::Input>| {
-        if let Some(input) = input.get() {
-            input.click();
-        }
+    let on_file = move |file: File| {
+        kiosk.touch();
+        studio.upload(file);
+        studio.compose_when_ready();
     };
     let painting = Signal::derive(move || VisitPainting {
         image_url: studio.painting.with(|p| p.preview_url()),
@@ -681,7 +669,7 @@ fn Own(kiosk: Kiosk, public_url: Memo<Option<String>>) -> impl IntoView {
                                     .get()
                                     .map(|problem| {
                                         view! {
-                                            <crate::components::problem_notice::ProblemNotice problem=problem />
+                                            <ProblemNotice problem=problem />
                                         }
                                     })
                             }}
@@ -690,7 +678,7 @@ fn Own(kiosk: Kiosk, public_url: Memo<Option<String>>) -> impl IntoView {
                                     type="button"
                                     class="button primary kiosk-button"
                                     data-testid="kiosk-photo"
-                                    on:click=move |_| open(camera)
+                                    on:click=move |_| inputs.take_photo()
                                 >
                                     "Photograph a painting"
                                 </button>
@@ -698,7 +686,7 @@ fn Own(kiosk: Kiosk, public_url: Memo<Option<String>>) -> impl IntoView {
                                     type="button"
                                     class="button kiosk-button"
                                     data-testid="kiosk-choose"
-                                    on:click=move |_| open(chooser)
+                                    on:click=move |_| inputs.choose_file()
                                 >
                                     "Choose a picture"
                                 </button>
@@ -724,27 +712,7 @@ fn Own(kiosk: Kiosk, public_url: Memo<Option<String>>) -> impl IntoView {
                     on_back=Callback::new(move |()| kiosk.back())
                 />
             </Show>
-            <input
-                type="file"
-                class="visually-hidden"
-                data-testid="kiosk-camera-input"
-                accept=CAMERA_TYPES
-                capture="environment"
-                aria-label="Photograph a painting"
-                tabindex="-1"
-                node_ref=camera
-                on:change=on_file
-            />
-            <input
-                type="file"
-                class="visually-hidden"
-                data-testid="kiosk-file-input"
-                accept=ACCEPTED_TYPES
-                aria-label="Choose a picture of a painting"
-                tabindex="-1"
-                node_ref=chooser
-                on:change=on_file
-            />
+            <HiddenFileInputs inputs=inputs testid="kiosk-" on_file=on_file />
         </section>
     }
 }

@@ -4,6 +4,7 @@ pub mod announcer;
 pub mod compose_bar;
 pub mod controls;
 pub mod description_editor;
+pub mod file_inputs;
 pub mod footer;
 pub mod gallery;
 pub mod header;

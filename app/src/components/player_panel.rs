@@ -3,9 +3,9 @@
 
 use leptos::html;
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{CanvasRenderingContext2d, ScrollIntoViewOptions, ScrollLogicalPosition};
+use web_sys::{ScrollIntoViewOptions, ScrollLogicalPosition};
 
+use crate::canvas::context_2d;
 use crate::clock::progress;
 use crate::playback::{PlayerState, PlayerView};
 use crate::player::Player;
@@ -156,12 +156,7 @@ fn draw(
     peaks: &Peaks,
     view: &PlayerView,
 ) {
-    let Some(ctx) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|ctx| ctx.dyn_into::<CanvasRenderingContext2d>().ok())
-    else {
+    let Some(ctx) = context_2d(canvas) else {
         return;
     };
     let (w, h) = (f64::from(width), f64::from(height));

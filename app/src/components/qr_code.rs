@@ -3,9 +3,9 @@
 
 use leptos::html;
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+use web_sys::HtmlCanvasElement;
 
+use crate::canvas::context_2d;
 use crate::qr::QrGrid;
 
 /// The code for `text`, about `css_size` CSS pixels square; `label` tells what it opens.
@@ -47,12 +47,7 @@ fn draw(canvas: &HtmlCanvasElement, grid: &QrGrid, css_size: u32) {
     canvas.set_height(pixels);
     let css = f64::from(pixels) / ratio;
     let _ = canvas.set_attribute("style", &format!("width: {css}px; height: {css}px"));
-    let Some(ctx) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|ctx| ctx.dyn_into::<CanvasRenderingContext2d>().ok())
-    else {
+    let Some(ctx) = context_2d(canvas) else {
         return;
     };
     ctx.set_image_smoothing_enabled(false);

@@ -2,25 +2,21 @@
 //! (an upload or a gallery painting); and the upload.
 
 use leptos::ev;
-use leptos::html;
 use leptos::prelude::*;
-use web_sys::{File, FileList, HtmlInputElement};
+use web_sys::File;
 
+use crate::components::file_inputs::{FileInputs, HiddenFileInputs, first_image};
 use crate::components::problem_notice::ProblemNotice;
 use crate::painting::Painting;
 use crate::studio::Studio;
-use crate::upload::{ACCEPTED_TYPES, UploadState};
-
-/// What the camera control accepts: any picture the camera takes (the server checks it).
-pub const CAMERA_TYPES: &str = "image/*";
+use crate::upload::UploadState;
 
 /// The drop zone, the buttons that open the file chooser and the camera, and the upload state.
 #[component]
 pub fn Uploader(studio: Studio) -> impl IntoView {
     let painting = studio.painting;
     let drag_depth = RwSignal::new(0i32);
-    let file_input = NodeRef::<html::Input>::new();
-    let camera_input = NodeRef::<html::Input>::new();
+    let inputs = FileInputs::new();
 
     let choose = move |file: File| studio.upload(file);
 
@@ -33,14 +29,6 @@ pub fn Uploader(studio: Studio) -> impl IntoView {
     });
     on_cleanup(move || paste.remove());
 
-    let on_chosen = move |event: ev::Event| {
-        let input = event_target::<HtmlInputElement>(&event);
-        if let Some(file) = input.files().as_ref().and_then(first_image) {
-            choose(file);
-        }
-        // Choosing the same file again should upload it again.
-        input.set_value("");
-    };
     let drag_enter = move |event: ev::DragEvent| {
         event.prevent_default();
         drag_depth.update(|depth| *depth += 1);
@@ -55,12 +43,6 @@ pub fn Uploader(studio: Studio) -> impl IntoView {
             choose(file);
         }
     };
-    let open = move |input: NodeRef<html::Input>| {
-        if let Some(input) = input.get() {
-            input.click();
-        }
-    };
-
     view! {
         <section class="card uploader" aria-labelledby="painting-title">
             <h2 id="painting-title">"The painting"</h2>
@@ -112,7 +94,7 @@ pub fn Uploader(studio: Studio) -> impl IntoView {
                         type="button"
                         class="button"
                         data-testid="choose-file"
-                        on:click=move |_| open(file_input)
+                        on:click=move |_| inputs.choose_file()
                     >
                         "Choose an image"
                     </button>
@@ -120,34 +102,14 @@ pub fn Uploader(studio: Studio) -> impl IntoView {
                         type="button"
                         class="button secondary"
                         data-testid="take-photo"
-                        on:click=move |_| open(camera_input)
+                        on:click=move |_| inputs.take_photo()
                     >
                         "Take a photo"
                     </button>
                 </div>
                 <p class="hint">"JPEG, PNG or WebP, up to 20 MB."</p>
             </div>
-            <input
-                type="file"
-                class="visually-hidden"
-                data-testid="file-input"
-                accept=ACCEPTED_TYPES
-                aria-label="Choose an image file"
-                tabindex="-1"
-                node_ref=file_input
-                on:change=on_chosen
-            />
-            <input
-                type="file"
-                class="visually-hidden"
-                data-testid="camera-input"
-                accept=CAMERA_TYPES
-                capture="environment"
-                aria-label="Take a photo of a painting"
-                tabindex="-1"
-                node_ref=camera_input
-                on:change=on_chosen
-            />
+            <HiddenFileInputs inputs=inputs testid="" on_file=choose />
             <p
                 class="upload-status"
                 data-testid="upload-status"
@@ -166,14 +128,4 @@ pub fn Uploader(studio: Studio) -> impl IntoView {
             }}
         </section>
     }
-}
-
-/// The first image in a list of files, or else the first file (which the checks will refuse).
-pub fn first_image(files: &FileList) -> Option<File> {
-    let all: Vec<File> = (0..files.length()).filter_map(|i| files.get(i)).collect();
-    let image = all
-        .iter()
-        .position(|file| file.type_().starts_with("image/"))
-        .unwrap_or(0);
-    all.into_iter().nth(image)
 }
