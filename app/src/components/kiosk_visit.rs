@@ -86,27 +86,29 @@ pub fn KioskVisit(
                             .into_any(),
                     }
                 }}
-                {move || status.get().map(|words| view! { <p class="visit-status" data-testid="visit-status">{words}</p> })}
-                {move || problem.get().map(|problem| view! { <ProblemNotice problem=problem /> })}
-                {move || match emotion.get() {
-                    Some(StageResult::Emotion { label, probabilities, .. }) => Some(view! {
-                        <p class="visit-emotion" data-testid="visit-emotion" data-emotion=label.as_str()>
-                            "This painting feels " <strong>{label.as_str()}</strong>
-                        </p>
-                        <EmotionBars label=label probabilities=probabilities />
-                    }),
-                    _ => None,
-                }}
-                {move || match caption.get() {
-                    Some(StageResult::Caption { text }) => Some(view! { <Caption text=text /> }),
-                    _ => None,
-                }}
-                {move || match description.get() {
-                    Some(StageResult::Description { text, .. }) => {
-                        Some(view! { <Description text=text /> })
-                    }
-                    _ => None,
-                }}
+                <div class="visit-findings">
+                    {move || status.get().map(|words| view! { <p class="visit-status" data-testid="visit-status">{words}</p> })}
+                    {move || problem.get().map(|problem| view! { <ProblemNotice problem=problem /> })}
+                    {move || match emotion.get() {
+                        Some(StageResult::Emotion { label, probabilities, .. }) => Some(view! {
+                            <p class="visit-emotion" data-testid="visit-emotion" data-emotion=label.as_str()>
+                                "This painting feels " <strong>{label.as_str()}</strong>
+                            </p>
+                            <EmotionBars label=label probabilities=probabilities />
+                        }),
+                        _ => None,
+                    }}
+                    {move || match caption.get() {
+                        Some(StageResult::Caption { text }) => Some(view! { <Caption text=text /> }),
+                        _ => None,
+                    }}
+                    {move || match description.get() {
+                        Some(StageResult::Description { text, .. }) => {
+                            Some(view! { <Description text=text /> })
+                        }
+                        _ => None,
+                    }}
+                </div>
                 <div class="visit-foot">
                     <div class="visit-actions">
                         <button
@@ -138,7 +140,7 @@ pub fn KioskVisit(
                                     <div class="visit-take-home" data-testid="take-home">
                                         <QrCode
                                             text=url.clone()
-                                            css_size=170
+                                            css_size=150
                                             label="QR code of this music's page, to open it on your phone"
                                         />
                                         <p class="take-home-words">"Scan to take this music home."</p>

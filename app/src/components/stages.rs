@@ -76,7 +76,7 @@ pub fn Caption(text: String) -> impl IntoView {
 /// The musical description.
 #[component]
 pub fn Description(text: String) -> impl IntoView {
-    view! { <blockquote class="finding quote" data-testid="description">{text}</blockquote> }
+    view! { <blockquote class="finding quote lines" data-testid="description">{text}</blockquote> }
 }
 
 /// The labeller's name in words.
