@@ -8,11 +8,11 @@ use leptos::prelude::*;
 use wasm_bindgen::prelude::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{
-    AudioBuffer, AudioBufferSourceNode, AudioContext, AudioContextState, AudioScheduledSourceNode,
-    GainNode,
+    AudioBuffer, AudioBufferSourceNode, AudioContext, AudioScheduledSourceNode, GainNode,
 };
 
-use crate::audio::{AudioFormat, channel};
+use crate::audio::AudioFormat;
+use crate::web_audio::{audio_buffer, new_context, ramp_from_current, resume};
 
 /// The piece that is sounding.
 struct Voice {
@@ -65,35 +65,17 @@ impl Crossfader {
 
     /// Makes sure the audio clock runs: browsers allow sound only after a person's gesture.
     pub fn unlock(&self) {
-        self.with_mixer(|mixer| {
-            if mixer.context.state() != AudioContextState::Running
-                && let Err(error) = mixer.context.resume()
-            {
-                warn!("could not start the kiosk's audio: {error:?}");
-            }
-        });
+        self.with_mixer(|mixer| resume(&mixer.context));
     }
 
     /// A buffer holding `samples` (channels interleaved), ready for [`Crossfader::play`].
     pub fn buffer(&self, format: AudioFormat, samples: &[f32]) -> Option<AudioBuffer> {
-        self.with_mixer(|mixer| {
-            let channels = format.channels.max(1);
-            let frames = samples.len() / usize::from(channels);
-            let buffer = mixer.context.create_buffer(
-                u32::from(channels),
-                frames as u32,
-                format.sample_rate as f32,
-            )?;
-            for index in 0..channels {
-                let data = channel(samples, format.channels, index, 0, frames as u64);
-                buffer.copy_to_channel(&data, i32::from(index))?;
-            }
-            Ok::<_, JsValue>(buffer)
-        })
-        .and_then(|made| {
-            made.map_err(|error| warn!("could not hold the audio: {error:?}"))
-                .ok()
-        })
+        let frames = samples.len() / usize::from(format.channels.max(1));
+        self.with_mixer(|mixer| audio_buffer(&mixer.context, format, samples, 0, frames as u64))
+            .and_then(|made| {
+                made.map_err(|error| warn!("could not hold the audio: {error:?}"))
+                    .ok()
+            })
     }
 
     /// Plays `buffer` from its start, fading it in over `fade` seconds while whatever played
@@ -177,7 +159,7 @@ impl Crossfader {
 
 impl Mixer {
     fn new(volume: f32) -> Result<Self, JsValue> {
-        let context = AudioContext::new()?;
+        let context = new_context()?;
         let gain = context.create_gain()?;
         gain.gain().set_value(volume);
         gain.connect_with_audio_node(&context.destination())?;
@@ -195,11 +177,7 @@ impl Mixer {
             return;
         };
         let fade = fade.max(0.005);
-        let param = voice.gain.gain();
-        let from = param.value();
-        let _ = param.cancel_scheduled_values(now);
-        let _ = param.set_value_at_time(from, now);
-        let _ = param.linear_ramp_to_value_at_time(0.0, now + fade);
+        ramp_from_current(&voice.gain, now, 0.0, fade);
         // Fails only for a source that already stopped.
         let _ = AudioScheduledSourceNode::stop_with_when(&voice.source, now + fade);
     }

@@ -67,17 +67,13 @@ impl Library {
 
     /// Fetches the piece unless it is here; when it is already on its way, waits for it.
     pub async fn fetch(&self, track: TrackId, crossfader: Crossfader) -> Result<(), Problem> {
-        let mut started = false;
-        let mut on_its_way = false;
-        let known = self.pieces.with_value(|pieces| pieces.contains_key(&track));
-        self.fetching.update_value(|fetching| {
-            on_its_way = fetching.contains(&track);
-            started = !known && fetching.insert(track.clone());
-        });
-        if known {
+        if self.get_untracked(&track).is_some() {
             return Ok(());
         }
-        if on_its_way {
+        let mut first = false;
+        self.fetching
+            .update_value(|fetching| first = fetching.insert(track.clone()));
+        if !first {
             while self
                 .fetching
                 .with_value(|fetching| fetching.contains(&track))
@@ -89,19 +85,18 @@ impl Library {
                 None => Err(Problem::network()),
             };
         }
-        if !started {
-            return Ok(());
-        }
         let fetched = fetch_piece(&track, crossfader).await;
+        let outcome = fetched.map(|piece| {
+            self.pieces.update_value(|pieces| {
+                pieces.insert(track.clone(), Rc::new(piece));
+            });
+            self.arrivals.update(|count| *count += 1);
+        });
+        // Those waiting for it look once it is stored (or has failed).
         self.fetching.update_value(|fetching| {
             fetching.remove(&track);
         });
-        let piece = fetched?;
-        self.pieces.update_value(|pieces| {
-            pieces.insert(track, Rc::new(piece));
-        });
-        self.arrivals.update(|count| *count += 1);
-        Ok(())
+        outcome
     }
 
     /// Fetches every missing piece of `items`, one after another; stops at the first failure

@@ -45,6 +45,7 @@ mod timeline;
 mod upload;
 mod wav;
 mod waveform;
+mod web_audio;
 mod ws;
 
 use leptos::prelude::*;

@@ -11,17 +11,14 @@ use leptos::logging::warn;
 use leptos::prelude::*;
 use wasm_bindgen::JsValue;
 use web_sys::{
-    AudioBufferSourceNode, AudioContext, AudioContextOptions, AudioContextState,
-    AudioScheduledSourceNode, GainNode,
+    AudioBufferSourceNode, AudioContext, AudioContextState, AudioScheduledSourceNode, GainNode,
 };
 
-use crate::audio::{AudioFormat, ReceivedAudio, channel};
+use crate::audio::{AudioFormat, ReceivedAudio};
 use crate::playback::{Holds, PlayerState, PlayerView, state};
 use crate::timeline::{Plan, Timeline, TimelineConfig};
+use crate::web_audio::{self, audio_buffer, ramp_from_current, resume};
 
-/// MusicGen's sample rate: the audio clock runs at it, so chunks meet sample-exactly without
-/// each being resampled on its own.
-const CONTEXT_RATE: f32 = 32_000.0;
 /// Length of the fades when pausing, resuming and stopping, in seconds.
 const FADE: f64 = 0.005;
 
@@ -259,7 +256,7 @@ impl Player {
                 return;
             };
             let now = graph.context.current_time();
-            ramp_from_current(&graph.master, now, 0.0);
+            ramp_from_current(&graph.master, now, 0.0, FADE);
             // Suspend once the fade is out, unless play was pressed meanwhile.
             set_timeout(
                 move || {
@@ -285,7 +282,7 @@ impl Player {
             if let (Some(graph), false) = (engine.graph(), reading) {
                 resume(&graph.context);
                 let now = graph.context.current_time();
-                ramp_from_current(&graph.master, now, 1.0);
+                ramp_from_current(&graph.master, now, 1.0, FADE);
             }
         });
         self.feed();
@@ -413,7 +410,7 @@ impl Engine {
             && let Some(graph) = self.graph.as_ref()
         {
             resume(&graph.context);
-            ramp_from_current(&graph.master, graph.context.current_time(), 1.0);
+            ramp_from_current(&graph.master, graph.context.current_time(), 1.0, FADE);
         }
     }
 
@@ -423,7 +420,7 @@ impl Engine {
             return;
         };
         let now = graph.context.current_time();
-        ramp_from_current(&session.gain, now, 0.0);
+        ramp_from_current(&session.gain, now, 0.0, FADE);
         for (source, _) in &session.sources {
             // Fails only for a source that never started.
             let _ = AudioScheduledSourceNode::stop_with_when(source, now + FADE);
@@ -460,23 +457,14 @@ impl Engine {
             param.set_value_at_time(ramp.from, ramp.start)?;
             param.linear_ramp_to_value_at_time(ramp.to, ramp.end)?;
         }
-        let rate = format.sample_rate as f32;
         for chunk in &plan.chunks {
-            let buffer = graph.context.create_buffer(
-                u32::from(format.channels.max(1)),
-                chunk.frames as u32,
-                rate,
+            let buffer = audio_buffer(
+                &graph.context,
+                format,
+                &audio.samples,
+                chunk.first_frame,
+                chunk.frames,
             )?;
-            for index in 0..format.channels.max(1) {
-                let samples = channel(
-                    &audio.samples,
-                    format.channels,
-                    index,
-                    chunk.first_frame,
-                    chunk.frames,
-                );
-                buffer.copy_to_channel(&samples, i32::from(index))?;
-            }
             let source = graph.context.create_buffer_source()?;
             source.set_buffer(Some(&buffer));
             source.connect_with_audio_node(&session.gain)?;
@@ -489,11 +477,7 @@ impl Engine {
 }
 
 fn make_graph(volume: f32) -> Result<Graph, JsValue> {
-    let options = AudioContextOptions::new();
-    options.set_sample_rate(CONTEXT_RATE);
-    // A browser that cannot run its clock at 32 kHz runs it at its own rate and resamples.
-    let context =
-        AudioContext::new_with_context_options(&options).or_else(|_| AudioContext::new())?;
+    let context = web_audio::new_context()?;
     let master = context.create_gain()?;
     let loudness = context.create_gain()?;
     loudness.gain().set_value(volume);
@@ -504,21 +488,4 @@ fn make_graph(volume: f32) -> Result<Graph, JsValue> {
         master,
         volume: loudness,
     })
-}
-
-fn resume(context: &AudioContext) {
-    if context.state() != AudioContextState::Running
-        && let Err(error) = context.resume()
-    {
-        warn!("could not start the audio: {error:?}");
-    }
-}
-
-/// A short fade of a gain from wherever it is now to `to`.
-fn ramp_from_current(gain: &GainNode, now: f64, to: f32) {
-    let param = gain.gain();
-    let from = param.value();
-    let _ = param.cancel_scheduled_values(now);
-    let _ = param.set_value_at_time(from, now);
-    let _ = param.linear_ramp_to_value_at_time(to, now + FADE);
 }

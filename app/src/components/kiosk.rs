@@ -8,8 +8,9 @@
 use std::time::Duration;
 
 use ekphrasis_shared::TrackId;
-use ekphrasis_shared::api::{GalleryItem, Health, ModelsStatus};
+use ekphrasis_shared::api::{GalleryItem, Health};
 use gloo_timers::future::TimeoutFuture;
+use leptos::logging::warn;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use web_sys::File;
@@ -23,9 +24,9 @@ use crate::crossfader::Crossfader;
 use crate::job::Job;
 use crate::kiosk_library::Library;
 use crate::kiosk_settings::KioskSettings;
+use crate::models_notice::ModelsNotice;
 use crate::painting::Painting;
 use crate::playback::PlayerState;
-use crate::problem::Problem;
 use crate::rhythm::{Change, Mode, Rhythm};
 use crate::screen::{WakeLock, enter_fullscreen};
 use crate::share::absolute_url;
@@ -62,8 +63,8 @@ struct Kiosk {
     played_this_turn: StoredValue<bool>,
     /// A stored piece's words are being read aloud before it plays.
     reading: RwSignal<bool>,
-    /// Why the gallery could not be read, while the kiosk has no paintings at all.
-    gallery_problem: RwSignal<Option<Problem>>,
+    /// The gallery could not be read while the kiosk has no paintings at all.
+    gallery_unreachable: RwSignal<bool>,
     touched: StoredValue<bool>,
     alive: StoredValue<bool>,
 }
@@ -71,6 +72,12 @@ struct Kiosk {
 impl Kiosk {
     fn item(&self, index: usize) -> Option<GalleryItem> {
         self.items.with_untracked(|items| items.get(index).cloned())
+    }
+
+    /// The stored track of the painting at `index`, if it has one.
+    fn track_at(&self, index: usize) -> Option<TrackId> {
+        self.items
+            .with_untracked(|items| items.get(index).and_then(|item| item.track.clone()))
     }
 
     /// Copies the rhythm's state into the signals the view reads, when it changed.
@@ -120,8 +127,7 @@ impl Kiosk {
         let piece_seconds = self
             .loop_index
             .get_untracked()
-            .and_then(|index| self.item(index))
-            .and_then(|item| item.track)
+            .and_then(|index| self.track_at(index))
             .and_then(|track| self.library.get_untracked(&track))
             .map(|piece| piece.seconds);
         self.settings.with_value(|s| s.dwell_for(piece_seconds))
@@ -129,10 +135,10 @@ impl Kiosk {
 
     /// Starts the loop painting's piece, crossfading, once it is here.
     fn play_loop_piece(&self) {
-        let Some(item) = self.loop_index.get_untracked().and_then(|i| self.item(i)) else {
+        let Some(index) = self.loop_index.get_untracked() else {
             return;
         };
-        match item.track {
+        match self.track_at(index) {
             Some(track) => {
                 if let Some(piece) = self.library.get_untracked(&track) {
                     self.crossfader.play(track, &piece.buffer, LOOP_FADE);
@@ -212,7 +218,7 @@ impl Kiosk {
     fn replay(&self) {
         self.touch();
         match self.mode.get_untracked() {
-            Mode::Visit(index) => match self.item(index).and_then(|item| item.track) {
+            Mode::Visit(index) => match self.track_at(index) {
                 Some(track) => {
                     speech::cancel();
                     self.reading.set(false);
@@ -289,7 +295,7 @@ impl Kiosk {
                             kiosk.played_this_turn.set_value(false);
                             kiosk.sync();
                         }
-                        kiosk.gallery_problem.set(None);
+                        kiosk.gallery_unreachable.set(false);
                         let complete = kiosk.library.fetch_all(&chosen, kiosk.crossfader).await;
                         if complete {
                             retry = 0;
@@ -300,8 +306,9 @@ impl Kiosk {
                         }
                     }
                     Err(error) => {
+                        warn!("the kiosk could not read the gallery: {error}");
                         if kiosk.items.with_untracked(Vec::is_empty) {
-                            kiosk.gallery_problem.set(Some(error.problem()));
+                            kiosk.gallery_unreachable.set(true);
                         }
                         retry += 1;
                         backoff::delay_ms(retry)
@@ -332,7 +339,7 @@ pub fn KioskPage(query: String, health: Signal<Option<Health>>) -> impl IntoView
         loop_index: RwSignal::new(None),
         played_this_turn: StoredValue::new(false),
         reading: RwSignal::new(false),
-        gallery_problem: RwSignal::new(None),
+        gallery_unreachable: RwSignal::new(false),
         touched: StoredValue::new(false),
         alive: StoredValue::new(true),
     };
@@ -374,12 +381,7 @@ pub fn KioskPage(query: String, health: Signal<Option<Health>>) -> impl IntoView
     });
 
     let demo = Memo::new(move |_| {
-        health.with(|h| {
-            matches!(
-                h.as_ref().map(|h| &h.models),
-                Some(ModelsStatus::Ready { demo: true, .. })
-            )
-        })
+        health.with(|h| h.as_ref().and_then(ModelsNotice::from_health)) == Some(ModelsNotice::Demo)
     });
     let public_url = Memo::new(move |_| health.with(|h| h.as_ref()?.public_url.clone()));
 
@@ -438,11 +440,10 @@ fn visit_job(kiosk: Kiosk, index: usize) -> Job {
     let stored = kiosk
         .items
         .with(|items| items.get(index).and_then(|item| item.track.clone()))
-        .map(|track| kiosk.library.get(&track));
+        .and_then(|track| kiosk.library.get(&track));
     match stored {
-        Some(Some(piece)) => Job::from_track(&piece.info),
-        // Still fetching it, or it failed (then the studio's job says why).
-        Some(None) => kiosk.studio.job.get(),
+        Some(piece) => Job::from_track(&piece.info),
+        // Being composed, still being fetched, or failed (then the studio's job says why).
         None => kiosk.studio.job.get(),
     }
 }
@@ -465,18 +466,11 @@ fn Attract(kiosk: Kiosk, upload_allowed: bool) -> impl IntoView {
             data-id=move || current.get().map(|item| item.id.to_string()).unwrap_or_default()
             aria-label="The paintings"
         >
-            {move || {
-                kiosk
-                    .gallery_problem
-                    .get()
-                    .map(|_| {
-                        view! {
-                            <p class="attract-waiting" data-testid="kiosk-waiting">
-                                "The paintings are on their way…"
-                            </p>
-                        }
-                    })
-            }}
+            <Show when=move || kiosk.gallery_unreachable.get()>
+                <p class="attract-waiting" data-testid="kiosk-waiting">
+                    "The paintings are on their way…"
+                </p>
+            </Show>
             <button
                 type="button"
                 class="attract-stage"
