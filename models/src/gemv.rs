@@ -1,10 +1,9 @@
 //! Products of a few activation rows with a large weight matrix on the CPU, as one decoder step
 //! needs them (two rows with guidance): each weight row is read once and dotted with every
-//! activation row, split over the cores. General matrix kernels pack the weights on every call,
+//! activation row, split over the cores (candle's barrier pool, see [`crate::cpu_pool`]). General matrix kernels pack the weights on every call,
 //! which costs more memory traffic than the product itself at this shape.
 
 use candle_core::{DType, Result, Storage, Tensor};
-use rayon::prelude::*;
 
 /// Up to this many activation rows, the row-streaming product beats packing for gemm.
 pub const MAX_ROWS: usize = 8;
@@ -34,17 +33,15 @@ pub fn rows_times_weight_t(xs: &Tensor, weight: &Tensor) -> Result<Option<Tensor
     let mut out = vec![0f32; output * rows];
     const ROWS_PER_TASK: usize = 64;
     let dot = dot_for_this_cpu();
-    out.par_chunks_mut(ROWS_PER_TASK * rows)
-        .enumerate()
-        .for_each(|(task, chunk)| {
-            let first = task * ROWS_PER_TASK;
-            for (i, results) in chunk.chunks_mut(rows).enumerate() {
-                let w = &weights[(first + i) * input..(first + i + 1) * input];
-                for (r, result) in results.iter_mut().enumerate() {
-                    *result = dot(w, &xs[r * input..(r + 1) * input]);
-                }
+    crate::cpu_pool::for_each_chunk_mut(&mut out, ROWS_PER_TASK * rows, |task, chunk| {
+        let first = task * ROWS_PER_TASK;
+        for (i, results) in chunk.chunks_mut(rows).enumerate() {
+            let w = &weights[(first + i) * input..(first + i + 1) * input];
+            for (r, result) in results.iter_mut().enumerate() {
+                *result = dot(w, &xs[r * input..(r + 1) * input]);
             }
-        });
+        }
+    });
     let out = Tensor::from_vec(out, (output, rows), weight.device())?;
     Ok(Some(out.t()?.contiguous()?))
 }
@@ -78,7 +75,7 @@ fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
 /// A dot product written so the compiler vectorises it (16 independent partial sums); `FUSED`
 /// uses `mul_add`, which is one instruction only where FMA is enabled.
 #[inline(always)]
-fn dot_lanes<const FUSED: bool>(a: &[f32], b: &[f32]) -> f32 {
+pub(crate) fn dot_lanes<const FUSED: bool>(a: &[f32], b: &[f32]) -> f32 {
     const LANES: usize = 16;
     let mut sums = [0f32; LANES];
     let chunks = a.len() / LANES;

@@ -46,6 +46,10 @@ pub struct BenchComposeArgs {
     /// Quantize the decoder (q8_0 or q4k) and measure its quality cost against f32.
     #[arg(long)]
     pub quantize: Option<Quantization>,
+    /// Generations to time; the figures printed are the median run's (this machine's speed
+    /// varies from minute to minute), each run's steps/s listed beside them.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub runs: u32,
     /// Also run transformers' MusicGen with this Python (which has torch and transformers).
     #[arg(long)]
     pub reference_python: Option<PathBuf>,
@@ -98,7 +102,18 @@ fn compose(args: BenchComposeArgs) -> anyhow::Result<()> {
         "building weights",
         build.as_secs_f64()
     );
-    let run = measure(&mut musicgen, &tokens, &options)?;
+    let mut runs = (0..args.runs)
+        .map(|_| measure(&mut musicgen, &tokens, &options))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if runs.len() > 1 {
+        let each: Vec<String> = runs
+            .iter()
+            .map(|r| format!("{:.2}", r.steps_per_second()))
+            .collect();
+        println!("  {:<36}{:>10}", "steps/s of each run", each.join(" "));
+    }
+    runs.sort_by(|a, b| a.steps_per_second().total_cmp(&b.steps_per_second()));
+    let run = runs.swap_remove(runs.len() / 2);
     run.print(frame_rate);
     println!(
         "  {:<36}{:>10.2} GiB",
