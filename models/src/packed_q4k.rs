@@ -531,3 +531,84 @@ mod tests {
         assert!(!fits(16, 32));
     }
 }
+
+#[cfg(test)]
+mod speed {
+    use std::time::Instant;
+
+    use candle_core::quantized::QMatMul;
+    use candle_core::{Device, Module, Tensor};
+
+    use super::*;
+
+    /// The matrix products of one MusicGen-small decoder step with guidance (24 layers of six
+    /// 1024² products, fc1 and fc2, then four 2048-row heads; two activation rows), packed
+    /// against candle's own q4_K product; run with
+    /// `cargo test --release -p ekphrasis-models packed_q4k::speed -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check"]
+    fn print_one_decoder_steps_products() {
+        if !available() {
+            println!("this CPU lacks AVX-512 VNNI");
+            return;
+        }
+        let device = Device::Cpu;
+        let (h, f) = (1024, 4096);
+        let layer = [
+            (h, h),
+            (h, h),
+            (h, h),
+            (h, h),
+            (h, h),
+            (h, h),
+            (f, h),
+            (h, f),
+        ];
+        let shapes: Vec<(usize, usize)> =
+            (0..24).flat_map(|_| layer).chain([(2048, h); 4]).collect();
+        let mut packed = Vec::new();
+        let mut candle = Vec::new();
+        for &(rows, cols) in &shapes {
+            let w = Tensor::randn(0f32, 0.02, (rows, cols), &device).unwrap();
+            let q = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
+            packed.push(PackedQ4K::from_qtensor(&q).unwrap());
+            candle.push(QMatMul::from_qtensor(q).unwrap());
+        }
+        let xs = |cols: usize| Tensor::randn(0f32, 1., (2, cols), &device).unwrap();
+        let (xh, xf) = (xs(h), xs(f));
+        let (vh, vf): (Vec<f32>, Vec<f32>) = (
+            xh.flatten_all().unwrap().to_vec1().unwrap(),
+            xf.flatten_all().unwrap().to_vec1().unwrap(),
+        );
+        let time = |step: &dyn Fn()| {
+            for _ in 0..3 {
+                step();
+            }
+            let n = 30;
+            let started = Instant::now();
+            for _ in 0..n {
+                step();
+            }
+            started.elapsed().as_secs_f64() / n as f64
+        };
+        let ours = time(&|| {
+            for p in &packed {
+                let x = if p.cols() == f { &vf } else { &vh };
+                p.matmul(x, 2).unwrap();
+            }
+        });
+        let theirs = time(&|| {
+            for (m, &(_, cols)) in candle.iter().zip(&shapes) {
+                m.forward(if cols == f { &xf } else { &xh }).unwrap();
+            }
+        });
+        let bytes: usize = packed.iter().map(PackedQ4K::bytes).sum();
+        println!(
+            "packed q4_K: {:.2} ms a step ({:.0} MB, {:.1} GB/s); candle's q4_K: {:.2} ms",
+            ours * 1e3,
+            bytes as f64 / 1e6,
+            bytes as f64 / ours / 1e9,
+            theirs * 1e3
+        );
+    }
+}
