@@ -35,6 +35,9 @@ struct Attention {
     /// Keys and values of the positions so far, in buffers that grow by blocks (no copy of
     /// the whole cache at each step).
     kv_cache: KvCache,
+    /// The cache's element type when it differs from the computation's (f16 for a quantized
+    /// decoder on the CPU: half the bytes read at every step).
+    cache_dtype: Option<DType>,
 }
 
 /// Positions a fresh self-attention cache holds before it grows (by as many again).
@@ -54,6 +57,7 @@ impl Attention {
             head_dim,
             scale: (head_dim as f64).powf(-0.5),
             kv_cache: KvCache::new(2, KV_CACHE_BLOCK),
+            cache_dtype: None,
         })
     }
 
@@ -87,6 +91,10 @@ impl Attention {
         let q = self.split_heads(&(xs.apply(&self.q_proj)? * self.scale)?)?;
         let k = self.split_heads(&xs.apply(&self.k_proj)?)?;
         let v = self.split_heads(&xs.apply(&self.v_proj)?)?;
+        let (k, v) = match self.cache_dtype {
+            Some(dtype) => (k.to_dtype(dtype)?, v.to_dtype(dtype)?),
+            None => (k, v),
+        };
         let (k, v) = self.kv_cache.append(&k, &v)?;
         let new = q.dim(2)?;
         let total = k.dim(2)?;
@@ -102,6 +110,7 @@ impl Attention {
         let mask = (new > 1)
             .then(|| causal_mask(new, total - new, q.dtype(), q.device()))
             .transpose()?;
+        let (k, v) = (k.to_dtype(q.dtype())?, v.to_dtype(q.dtype())?);
         let out = self.attend(&q, &k, &v, mask.as_ref())?;
         self.merge_heads(&out)
     }
@@ -231,8 +240,12 @@ impl Decoder {
     }
 
     /// Stores every weight matrix of the layers and heads quantized; activations stay in f32.
+    /// On the CPU the self-attention caches then hold f16.
     pub fn quantize(&mut self, quantization: Quantization) -> Result<()> {
         for layer in &mut self.layers {
+            if self.positions.device().is_cpu() {
+                layer.self_attn.cache_dtype = Some(DType::F16);
+            }
             for attention in [&mut layer.self_attn, &mut layer.encoder_attn] {
                 for proj in [
                     &mut attention.q_proj,
