@@ -54,36 +54,56 @@ pub fn single_query(
     };
     let (k_start, v_start) = (k_layout.start_offset(), v_layout.start_offset());
     let mut out = vec![0f32; b * h * d];
+    let shape = HeadShape { d, len, capacity };
     if keys.dtype() == DType::F16 {
-        let k_all = &k_cpu.as_slice::<f16>()?[k_start..];
-        let v_all = &v_cpu.as_slice::<f16>()?[v_start..];
+        let keys = &k_cpu.as_slice::<f16>()?[k_start..];
+        let values = &v_cpu.as_slice::<f16>()?[v_start..];
         let attend = attend_one_f16_for_this_cpu(d);
-        crate::cpu_pool::for_each_chunk_mut(&mut out, d, |bh, out| {
-            let base = bh * capacity * d;
-            let head = Head {
-                query: &q[bh * d..(bh + 1) * d],
-                keys: &k_all[base..base + len * d],
-                values: &v_all[base..base + len * d],
-                bias: bias.map(|bias| &bias[bh * len..(bh + 1) * len]),
-            };
-            attend(&head, out);
-        });
+        every_head(&mut out, shape, &q, keys, values, bias, attend);
     } else {
-        let k_all = &k_cpu.as_slice::<f32>()?[k_start..];
-        let v_all = &v_cpu.as_slice::<f32>()?[v_start..];
-        let attend = attend_one_for_this_cpu();
-        crate::cpu_pool::for_each_chunk_mut(&mut out, d, |bh, out| {
-            let base = bh * capacity * d;
-            let head = Head {
-                query: &q[bh * d..(bh + 1) * d],
-                keys: &k_all[base..base + len * d],
-                values: &v_all[base..base + len * d],
-                bias: bias.map(|bias| &bias[bh * len..(bh + 1) * len]),
-            };
-            attend(&head, out);
-        });
+        let keys = &k_cpu.as_slice::<f32>()?[k_start..];
+        let values = &v_cpu.as_slice::<f32>()?[v_start..];
+        every_head(
+            &mut out,
+            shape,
+            &q,
+            keys,
+            values,
+            bias,
+            attend_one_for_this_cpu(),
+        );
     }
     Ok(Some(Tensor::from_vec(out, (b, h, 1, d), keys.device())?))
+}
+
+/// Sizes of the cache buffers: values per head, filled positions, positions held.
+#[derive(Clone, Copy)]
+struct HeadShape {
+    d: usize,
+    len: usize,
+    capacity: usize,
+}
+
+/// Runs `attend` for every (batch, head), split over the pool; `out` gets `d` values per head.
+fn every_head<T: Sync>(
+    out: &mut [f32],
+    HeadShape { d, len, capacity }: HeadShape,
+    q: &[f32],
+    keys: &[T],
+    values: &[T],
+    bias: Option<&[f32]>,
+    attend: fn(&Head<T>, &mut [f32]),
+) {
+    crate::cpu_pool::for_each_chunk_mut(out, d, |bh, out| {
+        let base = bh * capacity * d;
+        let head = Head {
+            query: &q[bh * d..(bh + 1) * d],
+            keys: &keys[base..base + len * d],
+            values: &values[base..base + len * d],
+            bias: bias.map(|bias| &bias[bh * len..(bh + 1) * len]),
+        };
+        attend(&head, out);
+    });
 }
 
 /// One (batch, head) of a single-query attention: its query, its `len` keys and values (rows of

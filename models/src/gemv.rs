@@ -1,7 +1,8 @@
 //! Products of a few activation rows with a large weight matrix on the CPU, as one decoder step
 //! needs them (two rows with guidance): each weight row is read once and dotted with every
-//! activation row, split over the cores (candle's barrier pool, see [`crate::cpu_pool`]). General matrix kernels pack the weights on every call,
-//! which costs more memory traffic than the product itself at this shape.
+//! activation row, split over the cores (candle's barrier pool, see [`crate::cpu_pool`]).
+//! General matrix kernels pack the weights on every call, which costs more memory traffic than
+//! the product itself at this shape.
 
 use candle_core::{DType, Result, Storage, Tensor};
 

@@ -84,8 +84,12 @@ fn scale_min(j: usize, packed: &[u8]) -> (u8, u8) {
 }
 
 impl PackedQ4K {
-    /// Repacks a q4_K tensor of shape (out, in); the shape must satisfy [`fits`].
+    /// Repacks a q4_K tensor of shape (out, in); the shape must satisfy [`fits`] and the CPU
+    /// [`available`], so that a packed matrix can always be multiplied.
     pub fn from_qtensor(tensor: &QTensor) -> Result<Self> {
+        if !available() {
+            bail!("the packed q4_K product needs AVX-512 VNNI");
+        }
         if tensor.dtype() != GgmlDType::Q4K {
             bail!("packed q4_K needs a q4_K tensor, not {:?}", tensor.dtype());
         }
@@ -153,13 +157,10 @@ impl PackedQ4K {
     }
 
     /// `xs · Wᵀ` for `xs` holding `m` rows of [`Self::cols`] values: `m` rows of [`Self::rows`].
-    /// Requires [`available`]; the rows are quantized to 8 bits per 256 values first.
+    /// The rows are quantized to 8 bits per 256 values first.
     pub fn matmul(&self, xs: &[f32], m: usize) -> Result<Vec<f32>> {
         if xs.len() != m * self.cols {
             bail!("{} values are not {m} rows of {}", xs.len(), self.cols);
-        }
-        if !available() {
-            bail!("the packed q4_K product needs AVX-512 VNNI");
         }
         let acts = Activations::quantize(xs, m, self.cols);
         // Computed as (tile row, activation row, 16 outputs), then laid out as rows.
@@ -197,7 +198,7 @@ impl PackedQ4K {
         let rows: [&[ActBlock]; PASS_ROWS] =
             std::array::from_fn(|i| acts.row((first + i).min(first + count - 1)));
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `matmul` checked that the CPU has AVX-512 F, BW and VNNI.
+        // SAFETY: a `PackedQ4K` exists only where the CPU has AVX-512 F, BW and VNNI.
         unsafe {
             match count {
                 1 => avx512::product::<1>(tiles, &rows, sums),
@@ -230,7 +231,7 @@ struct Activations {
 }
 
 impl Activations {
-    /// Requires [`available`] (checked by the product).
+    /// Only called by the product, so the CPU has AVX-512 (see [`PackedQ4K::from_qtensor`]).
     fn quantize(xs: &[f32], m: usize, cols: usize) -> Self {
         let per_row = cols / SUPER;
         let mut blocks = vec![
@@ -243,7 +244,7 @@ impl Activations {
         ];
         for (block, chunk) in blocks.iter_mut().zip(xs.chunks_exact(SUPER)) {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: the product checked that the CPU has AVX-512 F and BW.
+            // SAFETY: only reached through a `PackedQ4K`, which exists only with AVX-512 F and BW.
             unsafe {
                 avx512::quantize(chunk, block)
             };

@@ -242,10 +242,9 @@ impl Decoder {
     /// Stores every weight matrix of the layers and heads quantized; activations stay in f32.
     /// On the CPU the self-attention caches then hold f16.
     pub fn quantize(&mut self, quantization: Quantization) -> Result<()> {
+        let cache_dtype = self.positions.device().is_cpu().then_some(DType::F16);
         for layer in &mut self.layers {
-            if self.positions.device().is_cpu() {
-                layer.self_attn.cache_dtype = Some(DType::F16);
-            }
+            layer.self_attn.cache_dtype = cache_dtype;
             for attention in [&mut layer.self_attn, &mut layer.encoder_attn] {
                 for proj in [
                     &mut attention.q_proj,
