@@ -4,9 +4,10 @@
 //!
 //! # Layout
 //! The chain, in running order:
-//! - [`emotion`]: the emotion labeller facade (an image in; the five probabilities, the label and
-//!   which labeller out), over [`resnet_bigru`] (the paper's head: BiGRU, self-attention, linear
-//!   on [`resnet`] features) or [`clip_zero_shot`] (CLIP against "a painting that feels …").
+//! - [`emotion`]: the emotion labeller (an image in; the five probabilities, the label and which
+//!   labeller out), over [`emotion::resnet_bigru`] (the paper's head: BiGRU, self-attention,
+//!   linear on [`emotion::resnet`] features) or [`emotion::clip_zero_shot`] (CLIP against "a
+//!   painting that feels …").
 //! - [`blip`]: BLIP-large captioning conditioned on the emotion by a text prefix.
 //! - [`falcon_rw`]: Falcon-RW-1B (ALiBi), the paper's description prompt and its cleaning.
 //! - [`musicgen`]: MusicGen-small: T5 text encoder, the delayed-codebook decoder with guidance
@@ -19,32 +20,25 @@
 //! - [`image_prep`]: pixel values exactly as transformers' image processors make them.
 //! - [`checkpoint`]: a checkpoint directory in the Hugging Face layout; [`error`]: the crate's
 //!   one error type, naming the file or field at fault; [`device`]: CPU or CUDA, and the dtype.
-//! - [`attention`], [`gemv`]: CPU kernels for one decoder step (attention over the cache read
-//!   in place; the product of a few rows with f32 weights, reading them once); [`dense`]: the
+//! - [`kernels`]: CPU kernels for one decoder step (attention over the cache read in place, the
+//!   product of a few rows with f32 or packed q4k weights, one pool of compute threads) and the
 //!   dense layer of BLIP, Falcon-RW and MusicGen over them, float or quantized (q8_0, q4k).
 //! - [`random_weights`]: full-size models from a config alone (benchmarks); [`tiny`]: tiny
 //!   random-weight model sets in the real layouts, made in Rust (demos, tests).
 
-pub mod attention;
 pub mod blip;
 pub mod checkpoint;
-pub mod clip_zero_shot;
-pub mod cpu_pool;
-pub mod dense;
 pub mod device;
 pub mod emotion;
 pub mod encodec;
 pub mod encodec_stream;
 pub mod error;
 pub mod falcon_rw;
-pub mod gemv;
 pub mod image_prep;
+pub mod kernels;
 pub mod musicgen;
-pub mod packed_q4k;
 pub mod pipeline;
 pub mod random_weights;
-pub mod resnet;
-pub mod resnet_bigru;
 pub mod tiny;
 pub mod train;
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
 use ekphrasis_models::Error;
-use ekphrasis_models::clip_zero_shot::{ClipConfig, ClipZeroShot, prompt};
+use ekphrasis_models::emotion::clip_zero_shot::{ClipConfig, ClipZeroShot, prompt};
 use ekphrasis_models::image_prep::{pixel_values, to_rgb};
 use ekphrasis_shared::domain::Emotion;
 use serde_json::Value;

@@ -8,10 +8,12 @@ use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
+use ekphrasis_models::emotion::resnet::ResNetConfig;
+use ekphrasis_models::emotion::resnet_bigru::{
+    EmotionHead, EmotionModel, HeadConfig, probabilities,
+};
 use ekphrasis_models::image_prep::{ImageProcessorConfig, to_rgb};
 use ekphrasis_models::random_weights::RandomWeights;
-use ekphrasis_models::resnet::ResNetConfig;
-use ekphrasis_models::resnet_bigru::{EmotionHead, EmotionModel, HeadConfig, probabilities};
 use ekphrasis_shared::domain::Emotion;
 use serde_json::Value;
 
@@ -326,7 +328,7 @@ fn grayscale_alpha_16_bit_and_cmyk_images_are_labelled() {
 
 #[test]
 fn the_labeller_says_which_model_read_the_image() {
-    use ekphrasis_models::clip_zero_shot::ClipZeroShot;
+    use ekphrasis_models::emotion::clip_zero_shot::ClipZeroShot;
     use ekphrasis_models::emotion::{Labeller, LabellerKind};
 
     let painting = to_rgb(&image::open(fixture_dir().join("painting.png")).unwrap());

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use ekphrasis_models::Error;
 use ekphrasis_models::checkpoint::CheckpointDir;
+use ekphrasis_models::emotion::resnet::{ResNet, ResNetConfig, resnet_prefix};
 use ekphrasis_models::image_prep::ProcessorKind;
-use ekphrasis_models::resnet::{ResNet, ResNetConfig, resnet_prefix};
 
 mod common;
 

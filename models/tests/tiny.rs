@@ -5,10 +5,10 @@ use std::sync::atomic::AtomicBool;
 
 use candle_core::{DType, Device};
 use ekphrasis_models::blip::{Blip, CaptionOptions};
-use ekphrasis_models::clip_zero_shot::ClipZeroShot;
+use ekphrasis_models::emotion::clip_zero_shot::ClipZeroShot;
+use ekphrasis_models::emotion::resnet_bigru::EmotionModel;
 use ekphrasis_models::falcon_rw::{self, FalconRw, prompt};
 use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Sampling};
-use ekphrasis_models::resnet_bigru::EmotionModel;
 use ekphrasis_models::tiny;
 use ekphrasis_shared::domain::{Emotion, EmotionProbabilities};
 use image::{DynamicImage, RgbImage};

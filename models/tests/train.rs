@@ -7,8 +7,8 @@
 use std::path::Path;
 
 use candle_core::Device;
+use ekphrasis_models::emotion::resnet_bigru::{EmotionModel, HeadConfig};
 use ekphrasis_models::image_prep::to_rgb;
-use ekphrasis_models::resnet_bigru::{EmotionModel, HeadConfig};
 use ekphrasis_models::train::split::stratified;
 use ekphrasis_models::train::{
     Backbone, Dataset, FitOptions, TrainEvent, TrainOptions, train_emotion,

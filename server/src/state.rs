@@ -7,11 +7,11 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
+use crate::checkpoints::model_set::{LoadOptions, ModelDirs};
 use crate::config::ServeConfig;
 use crate::gallery::{self, Gallery};
 use crate::jobs::{Jobs, RuntimeOptions};
 use crate::metrics::Metrics;
-use crate::model_set::{LoadOptions, ModelDirs};
 use crate::store::{self, Store};
 
 /// Shared, cheaply cloned server state.

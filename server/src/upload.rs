@@ -6,8 +6,8 @@ use std::io::Cursor;
 use std::path::Path;
 
 use anyhow::Context;
-
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use ekphrasis_models::image_prep::to_rgb;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 
 /// A decodable upload.
 #[derive(Debug)]
@@ -50,6 +50,13 @@ pub fn read_file(path: &Path, max_bytes: u64, max_pixels: u64) -> anyhow::Result
     inspect(&bytes, max_pixels)
         .map(|inspected| inspected.image)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Decodes image bytes with the upload checks into 8-bit RGB, or says why not.
+pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, String> {
+    inspect(bytes, max_pixels)
+        .map(|inspected| to_rgb(&inspected.image))
+        .map_err(|e| e.to_string())
 }
 
 /// Checks and decodes an upload.

@@ -13,7 +13,7 @@ use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{LayerNorm, VarBuilder};
 
 use super::config::{Activation, Config, TextConfig};
-use crate::dense::Dense;
+use crate::kernels::dense::Dense;
 
 /// One layer's cross-attention keys and values over an image: (heads, positions, head_dim) each.
 #[derive(Debug, Clone)]
@@ -96,7 +96,7 @@ impl SelfAttention {
         let new = q.dim(2)?;
         let total = k.dim(2)?;
         let context = match (new == 1)
-            .then(|| crate::attention::single_query(&q, &k, &v, total, None))
+            .then(|| crate::kernels::attention::single_query(&q, &k, &v, total, None))
             .transpose()?
             .flatten()
         {

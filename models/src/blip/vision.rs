@@ -9,7 +9,7 @@ use candle_core::{D, DType, Module, Result, Tensor};
 use candle_nn::{LayerNorm, VarBuilder};
 
 use super::config::{Activation, Config, VisionConfig};
-use crate::dense::Dense;
+use crate::kernels::dense::Dense;
 
 #[derive(Debug, Clone)]
 struct Embeddings {

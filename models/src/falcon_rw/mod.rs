@@ -7,7 +7,7 @@
 //!
 //! - [`config`]: `config.json` and `generation_config.json`, with the unsupported variants refused.
 //! - [`model`]: the network and its cache; [`alibi`]: the position biases (one new position
-//!   attends through [`crate::attention::single_query`]).
+//!   attends through [`crate::kernels::attention::single_query`]).
 //! - [`sampling`] and `generate`: greedy or seeded sampling, batches, end-of-sequence ids.
 //! - [`prompt`]: the paper's Table I prompt, output cleaning and the fallback description.
 
@@ -87,7 +87,7 @@ impl FalconRw {
     }
 
     /// Stores the decoder's weight matrices quantized (see [`Model::quantize`]).
-    pub fn quantize(&mut self, quantization: crate::dense::Quantization) -> Result<()> {
+    pub fn quantize(&mut self, quantization: crate::kernels::dense::Quantization) -> Result<()> {
         Ok(self.model.quantize(quantization)?)
     }
 

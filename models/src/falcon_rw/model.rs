@@ -14,7 +14,7 @@ use candle_nn::{Embedding, LayerNorm, VarBuilder};
 
 use super::alibi;
 use super::config::Config;
-use crate::dense::{Dense, Quantization};
+use crate::kernels::dense::{Dense, Quantization};
 
 /// Positions a fresh key/value cache holds before it grows (by as many again).
 const KV_CACHE_BLOCK: usize = 256;
@@ -124,7 +124,7 @@ impl Attention {
             return Ok(None);
         };
         let q = (q * scale)?;
-        crate::attention::single_query(&q, keys, values, total, Some(per_key))
+        crate::kernels::attention::single_query(&q, keys, values, total, Some(per_key))
     }
 }
 

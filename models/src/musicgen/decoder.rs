@@ -8,8 +8,8 @@ use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::kv_cache::KvCache;
 use candle_nn::{Embedding, LayerNorm, VarBuilder};
 
-use crate::dense::Dense;
-pub use crate::dense::Quantization;
+use crate::kernels::dense::Dense;
+pub use crate::kernels::dense::Quantization;
 
 use super::config::DecoderConfig;
 
@@ -103,7 +103,8 @@ impl Attention {
                 self.kv_cache.k_cache().all_data(),
                 self.kv_cache.v_cache().all_data(),
             )
-            && let Some(out) = crate::attention::single_query(&q, keys, values, total, None)?
+            && let Some(out) =
+                crate::kernels::attention::single_query(&q, keys, values, total, None)?
         {
             return self.merge_heads(&out);
         }
@@ -126,7 +127,9 @@ impl Attention {
     fn cross_attend(&self, xs: &Tensor, kv: &CrossKv) -> Result<Tensor> {
         let q = self.split_heads(&(xs.apply(&self.q_proj)? * self.scale)?)?;
         let text_len = kv.k.dim(2)?;
-        if let Some(out) = crate::attention::single_query(&q, &kv.k, &kv.v, text_len, None)? {
+        if let Some(out) =
+            crate::kernels::attention::single_query(&q, &kv.k, &kv.v, text_len, None)?
+        {
             return self.merge_heads(&out);
         }
         let out = self.attend(&q, &kv.k, &kv.v, None)?;

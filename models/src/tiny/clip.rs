@@ -8,7 +8,7 @@ use candle_core::Device;
 use serde_json::{Value, json};
 
 use super::{ImageTextFiles, parse, tokenizers, with_changes, write_image_text_model};
-use crate::clip_zero_shot::{ClipConfig, ClipZeroShot};
+use crate::emotion::clip_zero_shot::{ClipConfig, ClipZeroShot};
 use crate::error::Result;
 
 /// The image side the tiny CLIP takes.

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 use super::recorder::RecordingWeights;
 use super::{create_dir, parse, with_changes, write_json, write_weights};
+use crate::emotion::resnet_bigru::config::{ARCHITECTURE, MODEL_TYPE};
+use crate::emotion::resnet_bigru::{EmotionModel, EmotionModelConfig, HeadConfig};
 use crate::error::Result;
 use crate::image_prep::ImageProcessorConfig;
-use crate::resnet_bigru::config::{ARCHITECTURE, MODEL_TYPE};
-use crate::resnet_bigru::{EmotionModel, EmotionModelConfig, HeadConfig};
 
 /// The image side the tiny emotion model's processor crops to.
 pub const IMAGE_SIZE: usize = 64;

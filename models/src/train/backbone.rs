@@ -12,9 +12,9 @@ use image::RgbImage;
 use sha2::{Digest, Sha256};
 
 use crate::checkpoint::{CheckpointDir, WeightFiles};
+use crate::emotion::resnet::{ResNet, ResNetConfig, resnet_prefix};
 use crate::error::{Error, Result};
 use crate::image_prep::{ImageProcessorConfig, pixel_values};
-use crate::resnet::{ResNet, ResNetConfig, resnet_prefix};
 
 /// A ResNet that turns images into feature maps.
 #[derive(Debug)]

@@ -16,8 +16,8 @@ use rand::seq::SliceRandom;
 use super::metrics::Confusion;
 use super::params::Params;
 use super::split::Split;
+use crate::emotion::resnet_bigru::{EmotionHead, HeadConfig};
 use crate::error::{Error, Result};
-use crate::resnet_bigru::{EmotionHead, HeadConfig};
 
 /// How to fit.
 #[derive(Clone, Debug, PartialEq)]

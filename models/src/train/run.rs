@@ -15,8 +15,8 @@ use super::fit::{EpochRecord, FitOptions, fit};
 use super::metrics::Confusion;
 use super::save::write_model;
 use super::split::stratified;
+use crate::emotion::resnet_bigru::HeadConfig;
 use crate::error::{Error, Result};
-use crate::resnet_bigru::HeadConfig;
 
 /// Settings of a training run.
 #[derive(Clone, Debug, PartialEq)]

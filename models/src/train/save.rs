@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use candle_core::{Device, Tensor};
 
 use super::backbone::Backbone;
+use crate::emotion::resnet_bigru::HeadConfig;
+use crate::emotion::resnet_bigru::config::{ARCHITECTURE, MODEL_TYPE};
 use crate::error::{Error, Result};
-use crate::resnet_bigru::HeadConfig;
-use crate::resnet_bigru::config::{ARCHITECTURE, MODEL_TYPE};
 
 /// Writes the model directory `out` (created if needed); `training` goes into `config.json`.
 pub fn write_model(

@@ -11,7 +11,7 @@ use ekphrasis_shared::api::TrackInfo;
 
 use super::AppError;
 use super::files::{self, FileReply};
-use crate::ogg;
+use crate::audio::ogg;
 use crate::state::AppState;
 use crate::store::{TrackRecord, TrackStore};
 

@@ -32,9 +32,9 @@ pub use queue::QueueFull;
 pub use worker::JobKind;
 use worker::WorkItem;
 
+use crate::checkpoints::model_set::{LoadOptions, ModelDirs};
 use crate::gallery::Gallery;
 use crate::metrics::Metrics;
-use crate::model_set::{LoadOptions, ModelDirs};
 use crate::store::{RequestKey, Store};
 
 /// How the runtime is set up.

@@ -8,8 +8,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::Outgoing;
 use super::driver::{Audio, stage_message};
+use crate::audio::wav;
 use crate::store::{TrackRecord, TrackStore};
-use crate::wav;
 
 /// Sends `track` to a session as if it were being made now.
 pub async fn replay(

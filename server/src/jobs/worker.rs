@@ -20,7 +20,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::control::JobControl;
 use super::queue::{Queue, Waiting};
 use crate::chain_request;
-use crate::model_set::{LoadOptions, ModelDirs};
+use crate::checkpoints::model_set::{LoadOptions, ModelDirs};
 use crate::upload;
 
 /// What a job asks the models for.

@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
 use super::{Blobs, Db, unix_now};
-use crate::{ogg, wav};
+use crate::audio::{ogg, wav};
 
 /// What the chain made, about to be stored.
 #[derive(Clone, Debug)]

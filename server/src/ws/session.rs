@@ -311,10 +311,10 @@ mod tests {
     use futures::channel::mpsc as fmpsc;
 
     use super::*;
+    use crate::checkpoints::model_set::{LoadOptions, ModelDirs};
     use crate::gallery::Gallery;
     use crate::jobs::RuntimeOptions;
     use crate::metrics::Metrics;
-    use crate::model_set::{LoadOptions, ModelDirs};
 
     struct Harness {
         to_server: fmpsc::UnboundedSender<Result<Message, std::convert::Infallible>>,

@@ -1,0 +1,68 @@
+//! `ekphrasis bench`: speed and memory figures, printed (not pass/fail), one module a
+//! benchmark, and what they share (peak memory, comparing logits) here.
+//!
+//! - [`compose`]: MusicGen-small, steps per second, time to first audio, the quantized decoders'
+//!   quality cost; beside transformers when asked.
+//! - [`enhance`]: Falcon-RW-1B description speed.
+//! - [`caption`]: BLIP-large captioning speed.
+//! - [`emotion`]: the emotion labellers, seconds per image and feature-caching throughput.
+//! - [`chain`]: the whole chain at full size, each stage and the time to first audio.
+//! - [`server`]: the server's job runtime per variant, time to first audio and to a stored track.
+
+use clap::Subcommand;
+
+pub mod caption;
+pub mod chain;
+pub mod compose;
+pub mod emotion;
+pub mod enhance;
+pub mod server;
+
+/// What to measure.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// MusicGen-small text-to-music speed.
+    Compose(compose::BenchComposeArgs),
+    /// Falcon-RW-1B description speed.
+    Enhance(enhance::BenchEnhanceArgs),
+    /// BLIP-large captioning speed.
+    Caption(caption::BenchCaptionArgs),
+    /// The emotion labellers' speed: seconds per image, feature caching throughput.
+    Emotion(emotion::BenchEmotionArgs),
+    /// The whole chain: each stage and the time to first audio.
+    Chain(chain::BenchChainArgs),
+    /// The server's job runtime: time to first audio and to a stored track, per variant.
+    Server(Box<server::BenchServerArgs>),
+}
+
+/// Runs a benchmark.
+pub fn run(command: BenchCommand) -> anyhow::Result<()> {
+    match command {
+        BenchCommand::Compose(args) => compose::run(args),
+        BenchCommand::Enhance(args) => enhance::run(args),
+        BenchCommand::Caption(args) => caption::run(args),
+        BenchCommand::Emotion(args) => emotion::run(args),
+        BenchCommand::Chain(args) => chain::run(args),
+        BenchCommand::Server(args) => server::run(*args),
+    }
+}
+
+/// The index of the largest value (the first of equals).
+pub fn argmax(values: &[f32]) -> usize {
+    ekphrasis_models::musicgen::sampling::argmax(values) as usize
+}
+
+/// `log softmax(logits)[index]`.
+pub fn log_softmax_at(logits: &[f32], index: usize) -> f64 {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|v| f64::from(v - max).exp()).sum();
+    f64::from(logits[index] - max) - sum.ln()
+}
+
+/// The process's peak resident memory, from /proc (Linux).
+pub fn peak_rss_gib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / (1024.0 * 1024.0))
+}

@@ -1,0 +1,305 @@
+//! The chain's models as the server and the command line find and load them: one checkpoint
+//! directory per role, the revision of each (what a stored track records), and loading them into
+//! a [`Pipeline`]. The server takes `--models DIR`, else the Hugging Face cache that
+//! `ekphrasis models fetch` fills, else (or with `--demo`) the tiny demo models written into the
+//! data folder, whose music is noise.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use ekphrasis_models::blip::Blip;
+use ekphrasis_models::device::{DeviceChoice, compute_dtype};
+use ekphrasis_models::falcon_rw::FalconRw;
+use ekphrasis_models::musicgen::{MusicGen, Quantization};
+use ekphrasis_models::pipeline::{Models, Pipeline};
+use ekphrasis_shared::domain::Variant;
+use sha2::{Digest, Sha256};
+
+use super::catalog::{self, Checkpoint};
+use super::hub;
+use super::labeller::{self, LabellerSource};
+
+/// The folder under the data folder where the demo models are written.
+pub const DEMO_DIR: &str = "demo-models";
+
+/// One checkpoint directory per role; a role left out is not loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelDirs {
+    pub labeller: LabellerSource,
+    pub blip: Option<PathBuf>,
+    pub falcon: Option<PathBuf>,
+    pub musicgen: Option<PathBuf>,
+    /// The fine-tuned MusicGen of the optimized variant.
+    pub optimized: Option<PathBuf>,
+}
+
+/// How to load.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    pub device: DeviceChoice,
+    /// Falcon-RW's and MusicGen's decoder weights quantized.
+    pub quantize: Option<Quantization>,
+}
+
+impl ModelDirs {
+    /// Every role from one folder with `emotion/` (or `clip/`), `blip/`, `falcon/` and
+    /// `musicgen/`, as `ekphrasis models tiny` writes it; a role missing there is an error.
+    pub fn from_folder(models: &Path) -> anyhow::Result<Self> {
+        if !models.is_dir() {
+            anyhow::bail!("the model folder {} does not exist", models.display());
+        }
+        let labeller = match labeller::choose_source(None, None, Some(models)) {
+            LabellerSource::Clip(spec) if !Path::new(&spec).is_dir() => anyhow::bail!(
+                "{}: no emotion/ (a trained labeller) or clip/ folder",
+                models.display()
+            ),
+            source => source,
+        };
+        let role = |checkpoint: &Checkpoint| {
+            let dir = models.join(checkpoint.role);
+            if dir.is_dir() {
+                Ok(dir)
+            } else {
+                Err(anyhow::anyhow!(
+                    "{}: no {}/ folder (the {} model, {})",
+                    models.display(),
+                    checkpoint.role,
+                    checkpoint.purpose,
+                    checkpoint.hub_id
+                ))
+            }
+        };
+        Ok(Self {
+            labeller,
+            blip: Some(role(&catalog::BLIP)?),
+            falcon: Some(role(&catalog::FALCON)?),
+            musicgen: Some(role(&catalog::MUSICGEN)?),
+            optimized: None,
+        })
+    }
+
+    /// Every default checkpoint from the Hugging Face cache, without touching the network; the
+    /// roles not there are named in the error.
+    pub fn from_cache() -> anyhow::Result<Self> {
+        let mut missing = Vec::new();
+        let mut find = |checkpoint: &Checkpoint| {
+            let found = hub::cached_only(checkpoint.hub_id, &checkpoint.files);
+            if found.is_none() {
+                missing.push(checkpoint.hub_id);
+            }
+            found
+        };
+        let labeller = match std::env::var_os("EKPHRASIS_EMOTION_MODEL").filter(|d| !d.is_empty()) {
+            Some(dir) => LabellerSource::EmotionModel(dir.into()),
+            None => LabellerSource::Clip(
+                find(&catalog::CLIP)
+                    .unwrap_or_default()
+                    .display()
+                    .to_string(),
+            ),
+        };
+        let (blip, falcon, musicgen) = (
+            find(&catalog::BLIP),
+            find(&catalog::FALCON),
+            find(&catalog::MUSICGEN),
+        );
+        if !missing.is_empty() {
+            anyhow::bail!(
+                "not in the Hugging Face cache: {} (run `ekphrasis models fetch` where the \
+                 network allows, or give --models DIR)",
+                missing.join(", ")
+            );
+        }
+        Ok(Self {
+            labeller,
+            blip,
+            falcon,
+            musicgen,
+            optimized: None,
+        })
+    }
+
+    /// The tiny random-weight demo models, written into `data/demo-models/` the first time.
+    pub fn demo(data: &Path) -> anyhow::Result<Self> {
+        let dir = data.join(DEMO_DIR);
+        let complete = ekphrasis_models::tiny::MODELS
+            .iter()
+            .all(|(role, _)| dir.join(role).join("config.json").is_file());
+        if !complete {
+            // Written beside, then renamed, so a crash never leaves half a set.
+            let staging = data.join(format!("{DEMO_DIR}.tmp-{:08x}", rand::random::<u32>()));
+            ekphrasis_models::tiny::write_all(&staging, 0)
+                .with_context(|| format!("writing the demo models into {}", staging.display()))?;
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::rename(&staging, &dir)
+                .with_context(|| format!("moving the demo models to {}", dir.display()))?;
+        }
+        Self::from_folder(&dir)
+    }
+
+    /// The models `ekphrasis serve` (and `gallery render`) run: the tiny demo set when asked
+    /// for; else every role from `models` when given (an error names what is missing there);
+    /// else the Hugging Face cache; else, saying why, the demo set. True when it is the demo.
+    pub fn for_server(
+        models: Option<&Path>,
+        optimized: Option<&Path>,
+        demo: bool,
+        data: &Path,
+    ) -> anyhow::Result<(Self, bool)> {
+        let (mut dirs, demo) = if demo {
+            (Self::demo(data)?, true)
+        } else if let Some(models) = models {
+            (Self::from_folder(models)?, false)
+        } else {
+            match Self::from_cache() {
+                Ok(dirs) => (dirs, false),
+                Err(why) => {
+                    tracing::warn!(
+                        "{why:#}; running the tiny demo models instead: the music they make is                          noise"
+                    );
+                    (Self::demo(data)?, true)
+                }
+            }
+        };
+        if let Some(dir) = optimized {
+            if !dir.is_dir() {
+                anyhow::bail!(
+                    "the optimized variant's MusicGen {} is not a folder",
+                    dir.display()
+                );
+            }
+            dirs.optimized = Some(dir.to_path_buf());
+        }
+        Ok((dirs, demo))
+    }
+
+    /// The variants these models can run.
+    pub fn variants(&self) -> Vec<Variant> {
+        Variant::ALL
+            .into_iter()
+            .filter(|v| *v != Variant::Optimized || self.optimized.is_some())
+            .collect()
+    }
+
+    /// Each role's checkpoint revision: the Hugging Face commit of a cached snapshot, else a
+    /// fingerprint of the folder's files (names, sizes, modification times).
+    pub fn revisions(&self) -> BTreeMap<String, String> {
+        let mut revisions = BTreeMap::new();
+        let (role, dir) = match &self.labeller {
+            LabellerSource::EmotionModel(dir) => ("emotion", dir.clone()),
+            LabellerSource::Clip(spec) => ("clip", PathBuf::from(spec)),
+        };
+        revisions.insert(role.to_owned(), revision(&dir));
+        let roles = [
+            ("blip", &self.blip),
+            ("falcon", &self.falcon),
+            ("musicgen", &self.musicgen),
+            ("optimized", &self.optimized),
+        ];
+        for (role, dir) in roles {
+            if let Some(dir) = dir {
+                revisions.insert(role.to_owned(), revision(dir));
+            }
+        }
+        revisions
+    }
+
+    /// Loads every role given into a pipeline.
+    pub fn load(&self, options: &LoadOptions) -> anyhow::Result<Pipeline> {
+        let device = options.device.open()?;
+        let dtype = compute_dtype(&device);
+        let labeller = labeller::load(&self.labeller, &device)?;
+        let blip = match &self.blip {
+            Some(dir) => Some(Blip::load(dir, &device, dtype)?),
+            None => None,
+        };
+        let falcon = match &self.falcon {
+            Some(dir) => {
+                let mut falcon = FalconRw::load(dir, &device, dtype)?;
+                if let Some(quantization) = options.quantize {
+                    falcon.quantize(quantization)?;
+                }
+                Some(falcon)
+            }
+            None => None,
+        };
+        let composer = |dir: &Option<PathBuf>| -> anyhow::Result<Option<MusicGen>> {
+            let Some(dir) = dir else { return Ok(None) };
+            let mut musicgen = MusicGen::load(dir, &device, dtype)?;
+            if let Some(quantization) = options.quantize {
+                musicgen.quantize_decoder(quantization)?;
+            }
+            Ok(Some(musicgen))
+        };
+        Ok(Pipeline::new(Models {
+            labeller,
+            blip,
+            falcon,
+            musicgen: composer(&self.musicgen)?,
+            optimized: composer(&self.optimized)?,
+        }))
+    }
+}
+
+/// A checkpoint directory's revision.
+pub fn revision(dir: &Path) -> String {
+    let parts: Vec<_> = dir.components().collect();
+    if let Some(at) = parts.iter().rposition(|c| c.as_os_str() == "snapshots")
+        && let Some(commit) = parts.get(at + 1)
+    {
+        return commit.as_os_str().to_string_lossy().into_owned();
+    }
+    let mut hasher = Sha256::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let Ok(meta) = entry.metadata() else { continue };
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        hasher.update(entry.file_name().as_encoded_bytes());
+        hasher.update(meta.len().to_le_bytes());
+        hasher.update(modified.to_le_bytes());
+    }
+    format!("local-{}", &hex::encode(hasher.finalize())[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_snapshot_is_named_by_its_commit() {
+        let dir = Path::new("/hf/hub/models--facebook--musicgen-small/snapshots/abc123/");
+        assert_eq!(revision(dir), "abc123");
+    }
+
+    #[test]
+    fn a_local_folder_is_fingerprinted_by_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), "{}").unwrap();
+        let first = revision(dir.path());
+        assert!(first.starts_with("local-"), "{first}");
+        assert_eq!(revision(dir.path()), first);
+        std::fs::write(dir.path().join("model.safetensors"), "weights").unwrap();
+        assert_ne!(revision(dir.path()), first);
+    }
+
+    #[test]
+    fn a_folder_missing_a_role_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("clip")).unwrap();
+        std::fs::create_dir(dir.path().join("blip")).unwrap();
+        let err = ModelDirs::from_folder(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("falcon/"), "{err}");
+        let err = ModelDirs::from_folder(&dir.path().join("none"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not exist"), "{err}");
+    }
+}

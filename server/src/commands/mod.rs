@@ -1,0 +1,24 @@
+//! The `ekphrasis` subcommands, one module each, each owning its clap flags and its `run`;
+//! [`cli`](crate::cli) assembles them into the command tree and `main` dispatches. What several
+//! share is in [`common`].
+//!
+//! - [`serve`]: the server.
+//! - [`emotion`], [`caption`], [`enhance`], [`compose`]: one stage of the chain each.
+//! - [`describe`], [`generate`]: the chain's first three stages, or all four.
+//! - [`train`]: `train emotion`, the emotion labeller's head.
+//! - [`models`]: `models fetch` (the default checkpoints), `models tiny` (tiny demo models).
+//! - [`gallery`]: `gallery render`, a stored track for every gallery painting.
+//!
+//! `ekphrasis bench` lives apart, in [`bench`](crate::bench).
+
+pub mod caption;
+pub mod common;
+pub mod compose;
+pub mod describe;
+pub mod emotion;
+pub mod enhance;
+pub mod gallery;
+pub mod generate;
+pub mod models;
+pub mod serve;
+pub mod train;

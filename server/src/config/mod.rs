@@ -1,0 +1,146 @@
+//! Serve settings: command-line flags (each with an environment variable), an optional TOML file,
+//! then defaults, in that order of precedence; validated before the server starts.
+//!
+//! - [`ServeConfig`]: the settings, complete and checked.
+//! - [`flags`]: the `serve` flags ([`ServeArgs`]) and merging them with the file and defaults;
+//!   `gallery render` and `bench server` take the same flags.
+//! - [`toml_file`]: the optional TOML file ([`ConfigFile`]).
+
+pub mod flags;
+pub mod toml_file;
+
+pub use flags::ServeArgs;
+pub use toml_file::ConfigFile;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use ekphrasis_models::device::DeviceChoice;
+use ekphrasis_models::musicgen::Quantization;
+
+/// Everything `ekphrasis serve` needs, complete and checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// Where everything the server keeps lives (uploads, later tracks and the database).
+    pub data: PathBuf,
+    /// Folder of model checkpoints (`emotion/`, `clip/`, `blip/`, `falcon/`, `musicgen/`).
+    pub models: Option<PathBuf>,
+    /// The built web app (Trunk's output).
+    pub static_dir: PathBuf,
+    /// Largest accepted upload, in bytes.
+    pub max_upload_bytes: usize,
+    /// Largest accepted image, in pixels (width × height), against decompression bombs.
+    pub max_pixels: u64,
+    /// Where image and audio files go: a folder or (with the `s3` feature) an object-store URL;
+    /// `None`: `data/blobs`.
+    pub store: Option<String>,
+    /// The gallery folder (with `gallery.toml`).
+    pub gallery: PathBuf,
+    /// Run the tiny demo models even when real ones are present.
+    pub demo: bool,
+    /// The fine-tuned MusicGen of the optimized variant.
+    pub optimized_musicgen: Option<PathBuf>,
+    /// Where the models run.
+    pub device: DeviceChoice,
+    /// Falcon-RW's and MusicGen's decoder weights quantized (faster on a CPU).
+    pub quantize: Option<Quantization>,
+    /// Copies of the models, each running one job at a time.
+    pub workers: usize,
+    /// Jobs that may wait for a worker.
+    pub queue_capacity: usize,
+    /// The longest a job may run, in seconds.
+    pub job_timeout_secs: u64,
+    /// The address people reach the server at (`https://music.example.org`), for the absolute
+    /// links of share previews; by default taken from each request's Host header.
+    pub public_url: Option<String>,
+}
+
+impl ServeConfig {
+    /// Default address: loopback only, so nothing is exposed until asked for.
+    pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+    /// Default upload limit: 20 MB.
+    pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 20_000_000;
+    /// Default pixel limit: 50 megapixels.
+    pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
+    /// Default gallery folder, as the repository ships it.
+    pub const DEFAULT_GALLERY: &str = "public/gallery";
+    /// Default number of waiting jobs.
+    pub const DEFAULT_QUEUE_CAPACITY: usize = 32;
+    /// Default job time limit: 15 minutes (two minutes of music on a CPU, f32, fits).
+    pub const DEFAULT_JOB_TIMEOUT_SECS: u64 = 900;
+
+    /// Settings for a data folder, with every other value at its default.
+    pub fn with_data(data: impl Into<PathBuf>) -> Self {
+        Self {
+            addr: Self::DEFAULT_ADDR.parse().expect("valid default address"),
+            data: data.into(),
+            models: None,
+            static_dir: PathBuf::from("dist"),
+            max_upload_bytes: Self::DEFAULT_MAX_UPLOAD_BYTES,
+            max_pixels: Self::DEFAULT_MAX_PIXELS,
+            store: None,
+            gallery: PathBuf::from(Self::DEFAULT_GALLERY),
+            demo: false,
+            optimized_musicgen: None,
+            device: DeviceChoice::Auto,
+            quantize: None,
+            workers: 1,
+            queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
+            job_timeout_secs: Self::DEFAULT_JOB_TIMEOUT_SECS,
+            public_url: None,
+        }
+    }
+
+    /// Refuses settings the server cannot work with.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_upload_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "max_upload_bytes must be above 0".into(),
+            ));
+        }
+        if self.max_pixels == 0 {
+            return Err(ConfigError::Invalid("max_pixels must be above 0".into()));
+        }
+        if !(1..=64).contains(&self.workers) {
+            return Err(ConfigError::Invalid(format!(
+                "workers must be between 1 and 64, got {}",
+                self.workers
+            )));
+        }
+        if self.job_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "job_timeout_secs must be above 0".into(),
+            ));
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "public_url must start with http:// or https://, got {url}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Why the settings are unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_limits_are_refused() {
+        let mut config = ServeConfig::with_data("d");
+        assert!(config.validate().is_ok());
+        config.max_upload_bytes = 0;
+        assert!(config.validate().is_err());
+    }
+}

@@ -1,0 +1,54 @@
+//! The optional TOML settings file of `serve`: the same keys as the flags in snake case, all
+//! optional; an unknown key is refused.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+/// The optional TOML file: the same keys as the flags, all optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub addr: Option<SocketAddr>,
+    pub data: Option<PathBuf>,
+    pub models: Option<PathBuf>,
+    pub static_dir: Option<PathBuf>,
+    pub max_upload_bytes: Option<usize>,
+    pub max_pixels: Option<u64>,
+    pub store: Option<String>,
+    pub gallery: Option<PathBuf>,
+    pub demo: Option<bool>,
+    pub optimized_musicgen: Option<PathBuf>,
+    pub device: Option<String>,
+    pub quantize: Option<String>,
+    pub workers: Option<usize>,
+    pub queue_capacity: Option<usize>,
+    pub job_timeout_secs: Option<u64>,
+    pub public_url: Option<String>,
+}
+
+impl ConfigFile {
+    /// Reads and parses a TOML file.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| ConfigError::Invalid(format!("{}: {e}", path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_keys_parse_and_unknown_keys_are_refused() {
+        let file: ConfigFile =
+            toml::from_str("addr = \"0.0.0.0:9000\"\nmax_pixels = 10\n").unwrap();
+        assert_eq!(file.addr, Some("0.0.0.0:9000".parse().unwrap()));
+        assert_eq!(file.max_pixels, Some(10));
+        assert!(toml::from_str::<ConfigFile>("adress = \"x\"").is_err());
+    }
+}
