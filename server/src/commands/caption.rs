@@ -12,14 +12,15 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Args;
 use ekphrasis_models::blip::{
     BeamSettings, Blip, CaptionOptions, Decoding, MAX_BEAMS, emotion_prompt,
 };
-use ekphrasis_models::device::{DeviceChoice, compute_dtype, kind_name};
-use ekphrasis_shared::domain::Emotion;
+use ekphrasis_models::device::{DeviceChoice, compute_dtype};
 
+use super::common::report::loaded;
+use super::common::values::parse_emotion;
+use crate::checkpoints::catalog;
 use crate::config::ServeConfig;
 
 use crate::upload;
@@ -65,19 +66,6 @@ pub struct CaptionArgs {
     pub max_bytes: u64,
 }
 
-/// The emotion named on the command line, in any case.
-fn parse_emotion(name: &str) -> anyhow::Result<Emotion> {
-    let wanted = name.trim().to_lowercase();
-    Emotion::ALL
-        .into_iter()
-        .find(|e| e.as_str() == wanted)
-        .with_context(|| {
-            let names: Vec<&str> = Emotion::ALL.iter().map(|e| e.as_str()).collect();
-            format!("unknown emotion `{name}`: use one of {}", names.join(", "))
-        })
-}
-
-/// Reads and checks the image as an upload would be checked.
 /// The caption options the flags ask for.
 fn options(args: &CaptionArgs) -> CaptionOptions {
     let decoding = match (args.greedy, args.num_beams) {
@@ -115,25 +103,18 @@ pub fn run(args: CaptionArgs) -> anyhow::Result<()> {
     check_flags(&args)?;
     let prompt = match (&args.prompt, &args.emotion) {
         (Some(prompt), _) => Some(prompt.clone()),
-        (None, Some(name)) => Some(emotion_prompt(parse_emotion(name)?)),
+        (None, Some(name)) => Some(emotion_prompt(
+            parse_emotion(name).map_err(anyhow::Error::msg)?,
+        )),
         (None, None) => None,
     };
     let options = options(&args);
     let image = upload::read_file(&args.image, args.max_bytes, args.max_pixels)?;
     let device = args.device.parse::<DeviceChoice>()?.open()?;
-    let dir = crate::checkpoints::catalog::locate(
-        &crate::checkpoints::catalog::BLIP,
-        args.blip.as_deref(),
-        args.models.as_deref(),
-    )?;
+    let dir = catalog::locate(&catalog::BLIP, args.blip.as_deref(), args.models.as_deref())?;
     let started = Instant::now();
     let mut blip = Blip::load(&dir, &device, compute_dtype(&device))?;
-    eprintln!(
-        "loaded {} on {} in {:.1} s",
-        dir.display(),
-        kind_name(&device),
-        started.elapsed().as_secs_f64()
-    );
+    loaded(&dir, &device, started);
     let started = Instant::now();
     let caption = blip.caption(&image, prompt.as_deref(), &options, &AtomicBool::new(false))?;
     eprintln!(
@@ -148,17 +129,4 @@ pub fn run(args: CaptionArgs) -> anyhow::Result<()> {
         println!("{}", caption.text);
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emotions_are_read_in_any_case_and_others_refused() {
-        assert_eq!(parse_emotion("Happy").unwrap(), Emotion::Happy);
-        assert_eq!(parse_emotion(" sad ").unwrap(), Emotion::Sad);
-        let err = parse_emotion("melancholy").unwrap_err().to_string();
-        assert!(err.contains("happy, angry, sad, fun, neutral"), "{err}");
-    }
 }

@@ -8,10 +8,12 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use ekphrasis_models::device::{DeviceChoice, compute_dtype, kind_name};
+use ekphrasis_models::device::{DeviceChoice, compute_dtype};
 use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Quantization, Sampling};
 
+use super::common::report::loaded;
 use crate::audio::wav;
+use crate::checkpoints::catalog;
 
 /// Flags of `ekphrasis compose`.
 #[derive(Debug, Args)]
@@ -64,8 +66,8 @@ pub struct ComposeArgs {
 /// Runs the command.
 pub fn run(args: ComposeArgs) -> anyhow::Result<()> {
     let device = args.device.parse::<DeviceChoice>()?.open()?;
-    let dir = crate::checkpoints::catalog::locate(
-        &crate::checkpoints::catalog::MUSICGEN,
+    let dir = catalog::locate(
+        &catalog::MUSICGEN,
         args.musicgen.as_deref(),
         args.models.as_deref(),
     )?;
@@ -74,12 +76,7 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<()> {
     if let Some(quantization) = args.quantize {
         musicgen.quantize_decoder(quantization)?;
     }
-    eprintln!(
-        "loaded {} on {} in {:.1} s",
-        dir.display(),
-        kind_name(&device),
-        started.elapsed().as_secs_f64()
-    );
+    loaded(&dir, &device, started);
     let frame_rate = musicgen.config().audio_encoder.frame_rate();
     let frames = match (args.frames, args.seconds) {
         (Some(frames), _) => frames,

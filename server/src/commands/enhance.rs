@@ -11,11 +11,15 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use ekphrasis_models::device::{DeviceChoice, compute_dtype, kind_name};
+use ekphrasis_models::device::{DeviceChoice, compute_dtype};
 use ekphrasis_models::falcon_rw::{
     FalconRw, GenerateOptions, MAX_NEW_TOKENS, Sampling, SamplingParams,
 };
 use ekphrasis_shared::domain::Emotion;
+
+use super::common::report::loaded;
+use super::common::values::parse_emotion;
+use crate::checkpoints::catalog;
 
 /// Flags of `ekphrasis enhance`.
 #[derive(Debug, Args)]
@@ -72,14 +76,6 @@ pub struct EnhanceArgs {
     pub json: bool,
 }
 
-/// Parses an emotion name, case-insensitively.
-fn parse_emotion(text: &str) -> Result<Emotion, String> {
-    Emotion::ALL
-        .into_iter()
-        .find(|e| e.as_str().eq_ignore_ascii_case(text.trim()))
-        .ok_or_else(|| format!("unknown emotion `{text}`: use happy, angry, sad, fun or neutral"))
-}
-
 /// Runs the command.
 pub fn run(args: EnhanceArgs) -> anyhow::Result<()> {
     // Cheap checks first: loading a real checkpoint takes a while.
@@ -95,8 +91,8 @@ pub fn run(args: EnhanceArgs) -> anyhow::Result<()> {
         _ => {}
     }
     let device = args.device.parse::<DeviceChoice>()?.open()?;
-    let dir = crate::checkpoints::catalog::locate(
-        &crate::checkpoints::catalog::FALCON,
+    let dir = catalog::locate(
+        &catalog::FALCON,
         args.falcon.as_deref(),
         args.models.as_deref(),
     )?;
@@ -105,12 +101,7 @@ pub fn run(args: EnhanceArgs) -> anyhow::Result<()> {
     if let Some(quantization) = args.quantize {
         falcon.quantize(quantization)?;
     }
-    eprintln!(
-        "loaded {} on {} in {:.1} s",
-        dir.display(),
-        kind_name(&device),
-        started.elapsed().as_secs_f64()
-    );
+    loaded(&dir, &device, started);
     let seed = args.seed.unwrap_or_else(rand::random);
     let sampling = if args.greedy {
         Sampling::Greedy
@@ -171,17 +162,4 @@ pub fn run(args: EnhanceArgs) -> anyhow::Result<()> {
         println!("{text}");
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn emotions_parse_case_insensitively_and_others_are_named() {
-        assert_eq!(parse_emotion("Sad"), Ok(Emotion::Sad));
-        assert_eq!(parse_emotion(" neutral "), Ok(Emotion::Neutral));
-        let err = parse_emotion("gloomy").unwrap_err();
-        assert!(err.contains("gloomy") && err.contains("happy"), "{err}");
-    }
 }

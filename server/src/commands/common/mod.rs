@@ -4,7 +4,7 @@
 //! - [`chain`]: the chain's model flags, loading the roles a variant needs, the request.
 //! - [`report`]: printing a stage's result (the emotion line or JSON, the stages as they finish,
 //!   a described painting as JSON).
-//! - [`values`]: flag values read the same way everywhere (a variant by name).
+//! - [`values`]: flag values read the same way everywhere (a variant, an emotion by name).
 
 pub mod chain;
 pub mod report;

@@ -1,7 +1,12 @@
 //! How the commands print a stage's result: the emotion reading as a line or as JSON, the
-//! chain's stages as they finish (on stderr, so stdout stays for `--json`), and the JSON object
-//! of a described painting.
+//! chain's stages as they finish (on stderr, so stdout stays for `--json`), the JSON object of a
+//! described painting, and the line saying a model was loaded.
 
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::Device;
+use ekphrasis_models::device::kind_name;
 use ekphrasis_models::emotion::Reading;
 use ekphrasis_models::pipeline::{Described, Event};
 use ekphrasis_shared::domain::{Emotion, EmotionProbabilities};
@@ -77,4 +82,14 @@ pub fn described_json(described: &Described, seed: u64) -> Value {
         "description_fallback": described.description.as_ref().map(|d| d.fallback),
         "seed": seed,
     })
+}
+
+/// "loaded DIR on cpu in 1.2 s", on stderr.
+pub fn loaded(dir: &Path, device: &Device, started: Instant) {
+    eprintln!(
+        "loaded {} on {} in {:.1} s",
+        dir.display(),
+        kind_name(device),
+        started.elapsed().as_secs_f64()
+    );
 }

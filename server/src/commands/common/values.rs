@@ -1,6 +1,6 @@
-//! Flag values several commands read the same way: a variant by name.
+//! Flag values several commands read the same way: a variant and an emotion, by name.
 
-use ekphrasis_shared::domain::Variant;
+use ekphrasis_shared::domain::{Emotion, Variant};
 
 /// A variant by its name (`emotive`, `narrative`, `lyrical`, `optimized`), for clap.
 pub fn parse_variant(text: &str) -> Result<Variant, String> {
@@ -13,9 +13,30 @@ pub fn parse_variant(text: &str) -> Result<Variant, String> {
         })
 }
 
+/// An emotion by its name, in any case and with spaces around it.
+pub fn parse_emotion(text: &str) -> Result<Emotion, String> {
+    Emotion::ALL
+        .into_iter()
+        .find(|e| e.as_str().eq_ignore_ascii_case(text.trim()))
+        .ok_or_else(|| {
+            let names: Vec<&str> = Emotion::ALL.iter().map(|e| e.as_str()).collect();
+            format!("unknown emotion `{text}`: use one of {}", names.join(", "))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emotions_are_read_in_any_case_and_others_named() {
+        assert_eq!(parse_emotion("Happy"), Ok(Emotion::Happy));
+        assert_eq!(parse_emotion(" sad "), Ok(Emotion::Sad));
+        assert_eq!(parse_emotion(" neutral "), Ok(Emotion::Neutral));
+        let err = parse_emotion("melancholy").unwrap_err();
+        assert!(err.contains("melancholy"), "{err}");
+        assert!(err.contains("happy, angry, sad, fun, neutral"), "{err}");
+    }
 
     #[test]
     fn variants_are_read_by_name_and_others_named() {
