@@ -54,6 +54,21 @@ pub struct Finished {
 }
 
 impl Phase {
+    /// The machine-readable name, for `data-phase`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::Requested => "requested",
+            Phase::Queued { .. } => "queued",
+            Phase::Running => "running",
+            Phase::Cancelling => "cancelling",
+            Phase::Cancelled => "cancelled",
+            Phase::Described => "described",
+            Phase::Done(_) => "done",
+            Phase::Failed(_) => "failed",
+        }
+    }
+
     /// The phase in words, for the status line.
     pub fn words(&self) -> String {
         match self {
@@ -512,8 +527,10 @@ mod tests {
             position: 1,
         });
         assert_eq!(job.phase, Phase::Queued { place: 1 });
+        assert_eq!(job.phase.name(), "queued");
         job.apply(started(Stage::Emotion));
         assert_eq!(job.phase, Phase::Running);
+        assert_eq!(job.phase.name(), "running");
         assert_eq!(job.stage_status(Stage::Emotion), StageStatus::Working);
         job.apply(emotion_done());
         assert_eq!(job.stage_status(Stage::Emotion), StageStatus::Done);
@@ -534,6 +551,7 @@ mod tests {
         });
         assert!(!job.is_active());
         assert_eq!(job.phase.words(), "Finished: 15.0 s of music.");
+        assert_eq!(job.phase.name(), "done");
     }
 
     #[test]

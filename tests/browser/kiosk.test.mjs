@@ -187,6 +187,12 @@ test('no links out, and no upload unless the address allows it; then a visitor\'
   // The chain runs and streams as on the home page; the finished piece's link is the QR code.
   await page.locator('[data-testid=visit-emotion]').waitFor({ timeout: 60_000 });
   await page.locator('[data-testid=caption]').waitFor({ timeout: 60_000 });
+  // Composing takes as long as the machine needs: wait for the page to say it ended.
+  const ended = page.locator(
+    '[data-testid=kiosk-visit][data-phase=done], [data-testid=kiosk-visit][data-phase=failed]',
+  );
+  await ended.waitFor({ timeout: 0 });
+  assert.equal(await ended.getAttribute('data-phase'), 'done', 'the visitor\'s piece was made');
   const link = await readQr(page);
   assert.match(link, new RegExp(`^${app.server.url}/t/[A-Za-z0-9_-]{22}$`));
   const track = link.split('/t/')[1];

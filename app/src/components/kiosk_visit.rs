@@ -61,7 +61,12 @@ pub fn KioskVisit(
     });
 
     view! {
-        <section class="kiosk-visit" data-testid="kiosk-visit" aria-labelledby="visit-title">
+        <section
+            class="kiosk-visit"
+            data-testid="kiosk-visit"
+            data-phase=move || job.with(|job| job.phase.name())
+            aria-labelledby="visit-title"
+        >
             <figure class="visit-painting">
                 {move || {
                     painting
