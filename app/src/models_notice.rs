@@ -88,6 +88,7 @@ mod tests {
         let demo = health(ModelsStatus::Ready {
             demo: true,
             variants: vec![Variant::Lyrical],
+            composers: Default::default(),
         });
         let notice = ModelsNotice::from_health(&demo).expect("a banner");
         assert_eq!(notice.title(), "Demo models: the music is noise");
@@ -95,6 +96,7 @@ mod tests {
         let real = health(ModelsStatus::Ready {
             demo: false,
             variants: vec![],
+            composers: Default::default(),
         });
         assert_eq!(ModelsNotice::from_health(&real), None);
     }
@@ -114,6 +116,7 @@ mod tests {
         let three = health(ModelsStatus::Ready {
             demo: false,
             variants: vec![Variant::Emotive, Variant::Narrative, Variant::Lyrical],
+            composers: Default::default(),
         });
         assert!(variant_available(Some(&three), Variant::Lyrical));
         assert!(!variant_available(Some(&three), Variant::Optimized));
@@ -121,6 +124,7 @@ mod tests {
         let unlisted = health(ModelsStatus::Ready {
             demo: false,
             variants: vec![],
+            composers: Default::default(),
         });
         assert!(variant_available(Some(&unlisted), Variant::Emotive));
         assert!(!variant_available(Some(&unlisted), Variant::Optimized));

@@ -29,8 +29,34 @@ pub struct Models {
     pub blip: Option<Blip>,
     pub falcon: Option<FalconRw>,
     pub musicgen: Option<MusicGen>,
-    /// The fine-tuned MusicGen of the optimized variant, when one is configured.
-    pub optimized: Option<MusicGen>,
+    /// Fine-tuned MusicGens, each composing one variant: the optimized variant needs one; the
+    /// others compose with the base MusicGen unless they have their own.
+    pub tuned: Vec<(Variant, MusicGen)>,
+}
+
+impl Models {
+    /// The MusicGen that composes `variant`: its own tuned one, else (but for the optimized
+    /// variant) the base one.
+    pub fn composer(&self, variant: Variant) -> Option<&MusicGen> {
+        match self.tuned.iter().find(|(v, _)| *v == variant) {
+            Some((_, musicgen)) => Some(musicgen),
+            None if variant == Variant::Optimized => None,
+            None => self.musicgen.as_ref(),
+        }
+    }
+
+    fn composer_mut(&mut self, variant: Variant) -> Option<&mut MusicGen> {
+        match self.tuned.iter_mut().find(|(v, _)| *v == variant) {
+            Some((_, musicgen)) => Some(musicgen),
+            None if variant == Variant::Optimized => None,
+            None => self.musicgen.as_mut(),
+        }
+    }
+
+    /// Whether `variant` composes with a tuned MusicGen of its own.
+    pub fn is_tuned(&self, variant: Variant) -> bool {
+        self.tuned.iter().any(|(v, _)| *v == variant)
+    }
 }
 
 /// Whether a variant's text needs (the caption, the description) before composing.
@@ -175,27 +201,21 @@ impl Pipeline {
         on_event: &mut dyn FnMut(Event<'_>),
         cancel: &AtomicBool,
     ) -> Result<Outcome> {
-        let composer_missing = match request.variant {
-            Variant::Optimized => self.models.optimized.is_none().then(no_fine_tuned_musicgen),
-            _ => self
-                .models
-                .musicgen
-                .is_none()
-                .then(|| missing("music", "MusicGen")),
-        };
-        if let Some(error) = composer_missing {
-            return Err(error);
+        if self.models.composer(request.variant).is_none() {
+            return Err(match request.variant {
+                Variant::Optimized => no_fine_tuned_musicgen(),
+                _ => missing("music", "MusicGen"),
+            });
         }
         let described = self.describe(image, request, on_event, cancel)?;
         let music_text = described.music_text(request.variant);
         check(cancel)?;
         on_event(Event::Started(Stage::Compose));
         on_event(Event::Composing(&music_text));
-        let composer = match request.variant {
-            Variant::Optimized => self.models.optimized.as_mut(),
-            _ => self.models.musicgen.as_mut(),
-        };
-        let musicgen = composer.ok_or_else(|| missing("music", "MusicGen"))?;
+        let musicgen = self
+            .models
+            .composer_mut(request.variant)
+            .ok_or_else(|| missing("music", "MusicGen"))?;
         let (codes, samples) = compose(musicgen, &music_text, &request.compose, on_event, cancel)?;
         Ok(Outcome {
             reading: described.reading,
@@ -275,7 +295,8 @@ fn compose(
 pub fn no_fine_tuned_musicgen() -> Error {
     Error::Input(
         "the optimized variant needs a fine-tuned MusicGen checkpoint, and none is configured \
-         (give --optimized-musicgen DIR, or choose another variant)"
+         (give --optimized-musicgen DIR or --variant-musicgen optimized=DIR, or choose another \
+         variant)"
             .into(),
     )
 }

@@ -7,8 +7,10 @@ use clap::{Parser, Subcommand};
 use crate::bench::BenchCommand;
 use crate::commands::caption::CaptionArgs;
 use crate::commands::compose::ComposeArgs;
+use crate::commands::dataset::DatasetCommand;
 use crate::commands::describe::DescribeArgs;
 use crate::commands::emotion::EmotionArgs;
+use crate::commands::encode::EncodeArgs;
 use crate::commands::enhance::EnhanceArgs;
 use crate::commands::gallery::GalleryCommand;
 use crate::commands::generate::GenerateArgs;
@@ -37,7 +39,12 @@ pub enum Command {
     Caption(CaptionArgs),
     /// Label a painting's emotion (happy, angry, sad, fun, neutral).
     Emotion(EmotionArgs),
-    /// Train a model (the emotion labeller's head).
+    /// Encode music into EnCodec codes with a MusicGen checkpoint's audio encoder.
+    Encode(EncodeArgs),
+    /// The painting–music data set for fine-tuning MusicGen.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+    /// Train a model (the emotion labeller's head, or MusicGen fine-tuned).
     #[command(subcommand)]
     Train(TrainCommand),
     /// Measure speed and memory (prints figures).
@@ -83,6 +90,43 @@ mod tests {
         assert_eq!(
             config.max_upload_bytes,
             ServeConfig::DEFAULT_MAX_UPLOAD_BYTES
+        );
+    }
+
+    #[test]
+    fn variant_musicgens_come_from_flags_or_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ekphrasis.toml");
+        std::fs::write(&file, "variant_musicgen = [\"lyrical=/tuned/l\"]\n").unwrap();
+        let config = parse(&["--config", file.to_str().unwrap()])
+            .resolve()
+            .unwrap();
+        assert_eq!(
+            config.variant_musicgen,
+            [(
+                ekphrasis_shared::domain::Variant::Lyrical,
+                PathBuf::from("/tuned/l")
+            )]
+        );
+        let config = parse(&[
+            "--config",
+            file.to_str().unwrap(),
+            "--variant-musicgen",
+            "emotive=/tuned/e",
+            "--optimized-musicgen",
+            "/tuned/o",
+        ])
+        .resolve()
+        .unwrap();
+        let variants: Vec<_> = config
+            .variant_musicgen
+            .iter()
+            .map(|(v, _)| v.as_str())
+            .collect();
+        assert_eq!(
+            variants,
+            ["emotive", "optimized"],
+            "flags win over the file"
         );
     }
 

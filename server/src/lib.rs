@@ -27,7 +27,8 @@
 //! Used by both:
 //! - [`checkpoints`]: where each role's checkpoint comes from (flags, `--models`, the Hugging
 //!   Face cache, the demo models), which emotion labeller runs, and loading them.
-//! - [`audio`]: WAV files and the Ogg Vorbis download.
+//! - [`audio`]: WAV files and the Ogg Vorbis download; reading music of any format and rate.
+//! - [`dataset`]: painting–music data for fine-tuning (manifests, the codes and text cache).
 
 pub mod audio;
 pub mod bench;
@@ -36,6 +37,7 @@ pub mod checkpoints;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dataset;
 pub mod gallery;
 pub mod http;
 pub mod jobs;

@@ -5,7 +5,8 @@ use clap::Parser;
 use ekphrasis_server::bench;
 use ekphrasis_server::cli::{Cli, Command};
 use ekphrasis_server::commands::{
-    caption, compose, describe, emotion, enhance, gallery, generate, models, serve, train,
+    caption, compose, dataset, describe, emotion, encode, enhance, gallery, generate, models,
+    serve, train,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -31,7 +32,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Enhance(args) => enhance::run(args),
         Command::Caption(args) => caption::run(args),
         Command::Emotion(args) => emotion::run(args),
+        Command::Encode(args) => encode::run(args),
         Command::Train(command) => train::run(command),
+        Command::Dataset(command) => dataset::run(command),
         Command::Bench(command) => bench::run(command),
         Command::Describe(args) => describe::run(args),
         Command::Generate(args) => generate::run(args),

@@ -88,7 +88,7 @@ pub fn start_jobs(
 ) -> anyhow::Result<Jobs> {
     let (dirs, demo) = ModelDirs::for_server(
         config.models.as_deref(),
-        config.optimized_musicgen.as_deref(),
+        &config.variant_musicgen,
         config.demo,
         &config.data,
     )?;

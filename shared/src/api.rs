@@ -55,6 +55,11 @@ pub enum ModelsStatus {
         /// The variants this server can run (optimized needs a fine-tuned MusicGen).
         #[serde(default)]
         variants: Vec<Variant>,
+        /// Which MusicGen composes each variant: `musicgen` (the base one), or the variant's own
+        /// fine-tuned one (`musicgen-lyrical`, …; `optimized` for the optimized variant). Track
+        /// records name it as `composer` among their model revisions.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        composers: std::collections::BTreeMap<Variant, String>,
     },
     Unavailable {
         reason: String,

@@ -72,7 +72,9 @@ impl EmotionProbabilities {
 }
 
 /// The paper's four variants: which text conditions MusicGen, and with which weights.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
     /// MusicGen is conditioned on the emotion word alone.
@@ -103,6 +105,11 @@ impl Variant {
             Variant::Lyrical => "lyrical",
             Variant::Optimized => "optimized",
         }
+    }
+
+    /// The variant named `name` (as [`Variant::as_str`] writes it).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == name)
     }
 
     /// One plain-language line saying what the variant does.

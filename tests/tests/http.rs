@@ -22,7 +22,12 @@ async fn health_reports_version_protocol_and_the_demo_models() {
     assert_eq!(health.status, "ok");
     assert_eq!(health.protocol, 1);
     assert!(health.server.starts_with("ekphrasis/"));
-    let ModelsStatus::Ready { demo, variants } = health.models else {
+    let ModelsStatus::Ready {
+        demo,
+        variants,
+        composers,
+    } = health.models
+    else {
         panic!("the models are ready once the server listens")
     };
     assert!(demo, "the tests run the tiny demo models");
@@ -31,6 +36,12 @@ async fn health_reports_version_protocol_and_the_demo_models() {
         3,
         "no fine-tuned MusicGen, so no optimized: {variants:?}"
     );
+    for variant in variants {
+        assert_eq!(
+            composers[&variant], "musicgen",
+            "the base MusicGen composes {variant}"
+        );
+    }
     assert_eq!(health.public_url, None);
 }
 

@@ -31,6 +31,16 @@ fn request(image: &UploadedImage, seconds: f32, seed: u64) -> GenerateRequest {
     request
 }
 
+/// `GET /api/tracks/{track}`.
+async fn track_info(server: &TestServer, track: &TrackId) -> TrackInfo {
+    reqwest::get(server.url(&format!("/api/tracks/{track}")))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The track of a transcript that ended in `done`.
 fn done(transcript: &JobTranscript) -> (TrackId, bool) {
     match transcript.last() {
@@ -137,12 +147,7 @@ async fn a_painting_becomes_music_streamed_stored_and_shared() {
 
     // What was stored is exactly what was streamed.
     assert_eq!(wav_samples(&server, &track).await, received);
-    let info: TrackInfo = reqwest::get(server.url(&format!("/api/tracks/{track}")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = track_info(&server, &track).await;
     assert_eq!(info.settings, *settings);
     assert!(info.demo);
     assert_eq!(info.seconds, 2.0);
@@ -281,12 +286,7 @@ async fn describe_then_compose_from_an_edited_description() {
             ..
         }
     )));
-    let info: TrackInfo = reqwest::get(server.url(&format!("/api/tracks/{track}")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = track_info(&server, &track).await;
     assert_eq!(info.music_text, "slow cello under soft rain, 60 bpm");
     assert_eq!(
         info.settings.description.as_deref(),
@@ -523,12 +523,7 @@ async fn the_gallery_lists_its_paintings_and_one_becomes_music() {
     request.variant = Some(Variant::Narrative);
     client.send(&ClientMsg::Generate(request)).await;
     let (track, _) = done(&client.collect_job().await);
-    let info: TrackInfo = reqwest::get(server.url(&format!("/api/tracks/{track}")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = track_info(&server, &track).await;
     assert_eq!(info.gallery.as_ref(), Some(&item.id));
     assert_eq!(info.image_url, item.image_url);
     assert_eq!(info.description, None, "narrative stops at the caption");
@@ -541,4 +536,56 @@ async fn the_gallery_lists_its_paintings_and_one_becomes_music() {
         .await
         .unwrap();
     assert!(html.contains(&item.title), "{html}");
+}
+
+#[tokio::test]
+async fn each_variant_composes_with_its_own_tuned_musicgen_and_the_track_says_which() {
+    // A "tuned" MusicGen: the tiny demo MusicGen written a second time, with other weights.
+    let tuned = tempfile::tempdir().unwrap();
+    ekphrasis_models::tiny::write_all(tuned.path(), 11).unwrap();
+    let dir = tuned.path().join("musicgen");
+    let server = TestServer::start_with(|config| {
+        config.variant_musicgen = vec![
+            (Variant::Lyrical, dir.clone()),
+            (Variant::Optimized, dir.clone()),
+        ];
+    })
+    .await;
+    let health: ekphrasis_shared::api::Health = reqwest::get(server.url("/api/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ekphrasis_shared::api::ModelsStatus::Ready {
+        variants,
+        composers,
+        ..
+    } = health.models
+    else {
+        panic!("the models are ready")
+    };
+    assert_eq!(
+        variants,
+        Variant::ALL.to_vec(),
+        "a tuned MusicGen enables optimized"
+    );
+    assert_eq!(composers[&Variant::Emotive], "musicgen");
+    assert_eq!(composers[&Variant::Lyrical], "musicgen-lyrical");
+    assert_eq!(composers[&Variant::Optimized], "optimized");
+
+    let image = upload(&server).await;
+    for (variant, composer) in [
+        (Variant::Lyrical, "musicgen-lyrical"),
+        (Variant::Emotive, "musicgen"),
+    ] {
+        let mut client = WsClient::handshake(&server.ws_url()).await;
+        let mut generate = request(&image, 1.0, 5);
+        generate.variant = Some(variant);
+        client.send(&ClientMsg::Generate(generate)).await;
+        let (track, _) = done(&client.collect_job().await);
+        let info = track_info(&server, &track).await;
+        assert_eq!(info.model_revisions["composer"], composer, "{variant}");
+        assert!(info.model_revisions.contains_key("musicgen-lyrical"));
+    }
 }

@@ -267,9 +267,11 @@ impl Config {
                 self.hidden_size
             )
         }
-        if !self.num_filters.is_multiple_of(self.compress) {
+        // The residual blocks' inner width is `dim // compress` (floored, as transformers does);
+        // the narrowest blocks have `num_filters` channels.
+        if self.num_filters < self.compress {
             bail!(
-                "encodec config: num_filters {} is not divisible by compress {}",
+                "encodec config: num_filters {} is smaller than compress {}: the residual blocks would have no channels",
                 self.num_filters,
                 self.compress
             )
@@ -331,6 +333,18 @@ impl Config {
             return 0;
         }
         py_floordiv(1000.0 * bw, denom) as usize
+    }
+
+    /// Codebooks `encode` writes at the default bandwidth (`target_bandwidths[0]`), as
+    /// transformers' `get_num_quantizers_for_bandwidth`: `max(1, floor(bw · 1000 / (frame_rate ·
+    /// codebook_nbits)))`, at most [`Config::num_codebooks`]. MusicGen-small: 4.
+    pub fn encode_codebooks(&self) -> usize {
+        let per_codebook = (self.frame_rate() * self.codebook_nbits()) as f64;
+        let wanted = match self.target_bandwidths.first() {
+            Some(bw) if *bw > 0.0 && per_codebook > 0.0 => (bw * 1000.0 / per_codebook).floor(),
+            _ => return self.num_codebooks(),
+        };
+        (wanted.max(1.0) as usize).min(self.num_codebooks())
     }
 
     /// Channels after the first decoder convolution and through the LSTM:

@@ -1,23 +1,26 @@
-//! The EnCodec 32 kHz decoder as MusicGen uses it: audio codes → waveform.
+//! The EnCodec 32 kHz codec as MusicGen uses it: audio codes → waveform ([`Decoder`]), and audio →
+//! codes ([`Encoder`]) for fine-tuning.
 //!
 //! EnCodec (Défossez et al., "High Fidelity Neural Audio Compression", 2022) ported from Hugging
-//! Face transformers' `EncodecModel.decode` (`modeling_encodec.py`, 5.24): the residual vector
-//! quantizer's decode, then the non-causal SEANet decoder with reflect padding, weight-normalised
-//! convolutions and a two-layer LSTM. It loads the `audio_encoder.*` tensors of
-//! `facebook/musicgen-small` (or the `facebook/encodec_32khz` checkpoint) unchanged, with
-//! weight norm (`weight_g`/`weight_v`) folded at load time. MusicGen never encodes audio, so the
-//! encoder's weights are not read.
+//! Face transformers' `EncodecModel.decode` and `encode` (`modeling_encodec.py`, 5.24): the
+//! non-causal SEANet decoder and encoder with reflect padding, weight-normalised convolutions and
+//! a two-layer LSTM, and the residual vector quantizer. It loads the `audio_encoder.*` tensors of
+//! `facebook/musicgen-small` (or the `facebook/encodec_32khz` checkpoint) unchanged, with weight
+//! norm (`weight_g`/`weight_v`) folded at load time. Generation only decodes; the encoder is
+//! loaded on its own, by the commands that read music.
 //!
 //! - [`config`]: the Hugging Face `EncodecConfig` and its derived numbers.
 //! - [`conv`]: weight-normalised convolutions with transformers' padding and trimming.
 //! - [`lstm`]: the LSTM with an explicit, carriable state.
-//! - [`quantizer`]: code checking and the codebook lookup.
+//! - [`quantizer`]: code checking, the codebook lookup and the nearest-codeword encode.
 //! - [`seanet`]: the SEANet decoder, split into the stages a stream runs separately.
+//! - [`encoder`]: the SEANet encoder and the whole encode.
 //!
 //! Streaming is in [`crate::encodec_stream`].
 
 pub mod config;
 pub mod conv;
+pub mod encoder;
 pub mod lstm;
 pub mod quantizer;
 pub mod seanet;
@@ -26,6 +29,7 @@ use candle_core::{DType, Result, Tensor};
 use candle_nn::VarBuilder;
 
 pub use config::Config;
+pub use encoder::Encoder;
 pub use lstm::LstmState;
 pub use quantizer::ResidualVectorQuantizer;
 pub use seanet::SeanetDecoder;

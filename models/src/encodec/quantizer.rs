@@ -1,8 +1,10 @@
-//! The residual vector quantizer's decode (`EncodecResidualVectorQuantizer.decode`): the sum over
-//! codebooks of each codebook's `embed` row for its code. Codes are checked before any lookup, so
-//! an out-of-range code is an error, never a panic or a silent wrap.
+//! The residual vector quantizer (`EncodecResidualVectorQuantizer`). Decode: the sum over
+//! codebooks of each codebook's `embed` row for its code; codes are checked before any lookup, so
+//! an out-of-range code is an error, never a panic or a silent wrap. Encode: codebook by
+//! codebook, the nearest `embed` row to what is left of the latent (transformers' distance
+//! `-(‖x‖² − 2·x·e + ‖e‖²)`, the first of equals), then that row is taken away.
 
-use candle_core::{DType, Result, Tensor, bail};
+use candle_core::{D, DType, Result, Tensor, bail};
 use candle_nn::VarBuilder;
 
 /// The codebooks of the quantizer, stacked into one table so that decoding is a single lookup.
@@ -114,5 +116,52 @@ impl ResidualVectorQuantizer {
     /// `[batch, codebook_dim, frames]`.
     pub fn decode(&self, codes: &Tensor) -> Result<Tensor> {
         self.decode_rows(&self.table_rows(codes)?)
+    }
+
+    /// The dtype of the codebooks.
+    pub fn dtype(&self) -> DType {
+        self.table.dtype()
+    }
+
+    /// Encodes the latent `[batch, codebook_dim, frames]` with the first `codebooks` codebooks
+    /// into codes `[batch, codebooks, frames]` (u32).
+    pub fn encode(&self, latent: &Tensor, codebooks: usize) -> Result<Tensor> {
+        let (b, d, t) = latent.dims3()?;
+        if d != self.codebook_dim {
+            bail!(
+                "encodec latent has width {d}, the codebooks have {}",
+                self.codebook_dim
+            )
+        }
+        if codebooks == 0 || codebooks > self.num_codebooks {
+            bail!(
+                "encodec: cannot encode with {codebooks} codebooks (the model has {})",
+                self.num_codebooks
+            )
+        }
+        let mut residual = latent
+            .transpose(1, 2)?
+            .reshape((b * t, d))?
+            .to_dtype(self.table.dtype())?;
+        let mut codes = Vec::with_capacity(codebooks);
+        for k in 0..codebooks {
+            let embed = self
+                .table
+                .narrow(0, k * self.codebook_size, self.codebook_size)?;
+            let x_sq = residual.sqr()?.sum_keepdim(1)?;
+            let e_sq = embed.sqr()?.sum(1)?.unsqueeze(0)?;
+            let cross = residual.matmul(&embed.t()?)?;
+            let dist = x_sq
+                .broadcast_sub(&(cross * 2.0)?)?
+                .broadcast_add(&e_sq)?
+                .neg()?;
+            let index = dist.argmax(D::Minus1)?;
+            residual = (residual - embed.index_select(&index, 0)?)?;
+            codes.push(index);
+        }
+        Tensor::stack(&codes, 0)?
+            .reshape((codebooks, b, t))?
+            .transpose(0, 1)?
+            .contiguous()
     }
 }

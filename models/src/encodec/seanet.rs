@@ -10,15 +10,18 @@ use super::config::Config;
 use super::conv::{NormConv1d, NormConvTranspose1d};
 use super::lstm::{EncodecLstm, LstmState};
 
-/// `EncodecResnetBlock` with an identity shortcut: `x + conv_k1(elu(conv_k(elu(x))))`.
+/// `EncodecResnetBlock` with an identity shortcut: `x + conv_k1(elu(conv_k(elu(x))))`, the
+/// same in the encoder and the decoder.
 #[derive(Debug, Clone)]
-struct ResnetBlock {
+pub(super) struct ResnetBlock {
     conv1: NormConv1d,
     conv2: NormConv1d,
 }
 
 impl ResnetBlock {
-    fn new(cfg: &Config, dim: usize, dilation: usize, vb: VarBuilder) -> Result<Self> {
+    /// Loads `{vb}.block.1` and `{vb}.block.3`; the inner width is `dim // compress`, as
+    /// transformers floors it.
+    pub(super) fn new(cfg: &Config, dim: usize, dilation: usize, vb: VarBuilder) -> Result<Self> {
         let hidden = dim / cfg.compress;
         let vb = vb.pp("block");
         Ok(Self {

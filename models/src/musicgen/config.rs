@@ -56,6 +56,18 @@ pub struct DecoderConfig {
     /// the codebook size.
     pub pad_token_id: Option<u32>,
     pub decoder_start_token_id: Option<u32>,
+    /// Dropout after the embeddings, attention outputs and feed-forward (fine-tuning only).
+    #[serde(default)]
+    pub dropout: f64,
+    /// Dropout of the attention probabilities (fine-tuning only).
+    #[serde(default)]
+    pub attention_dropout: f64,
+    /// Dropout after the feed-forward activation (fine-tuning only).
+    #[serde(default)]
+    pub activation_dropout: f64,
+    /// Probability of skipping a whole layer while training (fine-tuning refuses it above 0).
+    #[serde(default)]
+    pub layerdrop: f64,
 }
 
 fn default_max_distance() -> usize {
@@ -182,6 +194,13 @@ impl DecoderConfig {
         self.pad_token_id
             .or(self.decoder_start_token_id)
             .unwrap_or(self.vocab_size as u32)
+    }
+
+    /// The id every codebook's decoder input starts with (`decoder_start_token_id`, else the
+    /// pad id, as transformers falls back).
+    pub fn decoder_start_token_id(&self) -> u32 {
+        self.decoder_start_token_id
+            .unwrap_or_else(|| self.pad_token_id())
     }
 
     /// Size of one attention head.

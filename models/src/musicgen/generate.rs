@@ -61,6 +61,22 @@ impl Default for Window {
     }
 }
 
+impl Window {
+    /// This window for a model that holds at most `model_frames` frames: unchanged when it
+    /// fits, else `model_frames` long with the stride scaled to the same share of new frames (at
+    /// least one, and short of the whole window when the model holds more than one frame).
+    pub fn fitted(self, model_frames: usize) -> Self {
+        if self.max_frames <= model_frames {
+            return self;
+        }
+        let stride = self.stride_frames * model_frames / self.max_frames.max(1);
+        Self {
+            max_frames: model_frames,
+            stride_frames: stride.clamp(1, model_frames.saturating_sub(1).max(1)),
+        }
+    }
+}
+
 /// The longest music one generation may make, in seconds.
 pub const MAX_SECONDS: usize = 120;
 
@@ -261,15 +277,17 @@ impl MusicGen {
             )));
         }
         let window = options.window;
-        if window.max_frames > self.max_frames()
-            || window.stride_frames == 0
-            || window.stride_frames >= window.max_frames
-        {
+        if window.stride_frames == 0 || window.stride_frames >= window.max_frames {
             return Err(Error::Input(format!(
-                "window: {} frames with a stride of {} do not fit this model (at most {} frames)",
-                window.max_frames,
-                window.stride_frames,
-                self.max_frames()
+                "window: a stride of {} frames must be at least 1 and less than the window's {}",
+                window.stride_frames, window.max_frames
+            )));
+        }
+        let fitted = window.fitted(self.max_frames());
+        if options.frames > fitted.max_frames && fitted.stride_frames >= fitted.max_frames {
+            return Err(Error::Input(format!(
+                "frames: this model holds {} frame(s) at a time, too few to continue to {}",
+                fitted.max_frames, options.frames
             )));
         }
         check_sampling(options)
@@ -283,10 +301,11 @@ impl MusicGen {
         on_frame: &mut impl FnMut(usize, &[u32]),
     ) -> Result<Vec<Vec<u32>>> {
         let codebooks = self.config.decoder.num_codebooks;
+        // The window only matters past the model's positions: a shorter model gets a shorter one.
         let Window {
             max_frames,
             stride_frames,
-        } = options.window;
+        } = options.window.fitted(self.max_frames());
         let mut all = vec![Vec::with_capacity(options.frames); codebooks];
         let mut prompt = vec![Vec::new(); codebooks];
         let mut offset = 0;
@@ -374,5 +393,23 @@ impl MusicGen {
             }
         }
         Ok(pattern.revert(&sequences))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Window;
+
+    #[test]
+    fn a_window_shrinks_to_the_model_keeping_its_share_of_new_frames() {
+        let paper = Window::default();
+        assert_eq!(paper.fitted(1500), paper);
+        assert_eq!(paper.fitted(2048), paper);
+        let short = paper.fitted(100);
+        assert_eq!((short.max_frames, short.stride_frames), (100, 33));
+        let two = paper.fitted(2);
+        assert_eq!((two.max_frames, two.stride_frames), (2, 1));
+        let one = paper.fitted(1);
+        assert_eq!((one.max_frames, one.stride_frames), (1, 1));
     }
 }

@@ -4,9 +4,11 @@
 //! unchanged (`config.json`, `model.safetensors` or `pytorch_model.bin`, `tokenizer.json`);
 //! follows transformers' `MusicgenForConditionalGeneration` and its `generate`.
 
+pub mod audiocraft;
 pub mod config;
 pub mod decoder;
 pub mod delay;
+pub mod finetune;
 mod generate;
 pub mod sampling;
 
@@ -28,6 +30,29 @@ use crate::checkpoint::CheckpointDir;
 use crate::encodec;
 use crate::error::{Error, Result};
 use crate::random_weights::RandomWeights;
+
+/// MusicGen's T5 text encoder on its own: a text's states, as the decoder's cross-attention reads
+/// them before `enc_to_dec_proj`.
+pub struct TextEncoder {
+    tokenizer: Tokenizer,
+    model: T5EncoderModel,
+    device: Device,
+}
+
+impl TextEncoder {
+    /// The states `(tokens, d_model)` of `text` (its tokens end with `</s>`), in f32.
+    pub fn states(&mut self, text: &str) -> Result<Tensor> {
+        if text.trim().is_empty() {
+            return Err(Error::Input("the text is empty".into()));
+        }
+        let encoding = self
+            .tokenizer
+            .encode(text, true)
+            .map_err(|e| Error::Input(format!("the text could not be tokenised: {e}")))?;
+        let ids = Tensor::new(encoding.get_ids(), &self.device)?.unsqueeze(0)?;
+        Ok(self.model.forward(&ids)?.squeeze(0)?.to_dtype(DType::F32)?)
+    }
+}
 
 /// A loaded MusicGen.
 pub struct MusicGen {
@@ -55,6 +80,44 @@ impl MusicGen {
     pub fn with_tokenizer(mut self, tokenizer: Tokenizer) -> Self {
         self.tokenizer = Some(tokenizer);
         self
+    }
+
+    /// Only the EnCodec encoder of a checkpoint directory (its `audio_encoder.*` weights), for
+    /// reading music: the T5 encoder and the decoder are not loaded.
+    pub fn load_audio_encoder(
+        dir: impl AsRef<Path>,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<encodec::Encoder> {
+        let ckpt = CheckpointDir::open(dir.as_ref())?;
+        let config: Config = ckpt.read_config("config.json", Config::validate)?;
+        ckpt.build(dtype, device, |vb| {
+            encodec::Encoder::new(&config.audio_encoder, vb.pp("audio_encoder"))
+        })
+    }
+
+    /// Only the T5 text encoder of a checkpoint directory (`text_encoder.*` and the tokenizer),
+    /// for fine-tuning's precomputed text states.
+    pub fn load_text_encoder(
+        dir: impl AsRef<Path>,
+        device: &Device,
+        dtype: DType,
+    ) -> Result<TextEncoder> {
+        let ckpt = CheckpointDir::open(dir.as_ref())?;
+        let config: Config = ckpt.read_config("config.json", Config::validate)?;
+        let tokenizer = ckpt.tokenizer("the T5 tokenizer")?;
+        let t5 = config
+            .text_encoder
+            .to_t5()
+            .map_err(|u| Error::Input(u.to_string()))?;
+        let model = ckpt.build(dtype, device, |vb| {
+            T5EncoderModel::load(vb.pp("text_encoder"), &t5)
+        })?;
+        Ok(TextEncoder {
+            tokenizer,
+            model,
+            device: device.clone(),
+        })
     }
 
     /// A full-size model with seeded random weights, built from a config alone (benchmarks).

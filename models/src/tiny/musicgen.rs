@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::recorder::RecordingWeights;
 use super::{create_dir, parse, tokenizers, write_json, write_weights};
+use crate::encodec;
 use crate::error::Result;
 use crate::musicgen::{self, MusicGen};
 
@@ -16,6 +17,11 @@ pub fn write_musicgen(dir: &Path, seed: u64) -> Result<()> {
     let config_json = musicgen_config();
     let config: musicgen::Config = parse(dir, "config.json", &config_json)?;
     let recorder = RecordingWeights::new(seed);
+    // The codec's encoder too, so that the tiny model reads music as the published one does.
+    encodec::Encoder::new(
+        &config.audio_encoder,
+        recorder.var_builder().pp("audio_encoder"),
+    )?;
     MusicGen::new(config, None, recorder.var_builder(), &Device::Cpu)?;
     create_dir(dir)?;
     write_json(dir, "config.json", &config_json)?;

@@ -71,7 +71,7 @@ fn preprocessor_json(backbone: &Backbone) -> Result<serde_json::Value> {
     checkpoint.read_json("preprocessor_config.json")
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(|source| Error::Config {
         path: path.to_owned(),
         source,
@@ -84,7 +84,7 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     rename(&temp, path)
 }
 
-fn temp_path(path: &Path) -> PathBuf {
+pub(crate) fn temp_path(path: &Path) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -92,7 +92,7 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.partial"))
 }
 
-fn rename(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn rename(from: &Path, to: &Path) -> Result<()> {
     std::fs::rename(from, to).map_err(|source| Error::Io {
         path: to.to_owned(),
         source,

@@ -97,7 +97,10 @@ pub fn run(args: BenchChainArgs) -> anyhow::Result<()> {
         blip: Some(blip),
         falcon: Some(falcon),
         musicgen: Some(musicgen),
-        optimized,
+        tuned: optimized
+            .map(|m| (Variant::Optimized, m))
+            .into_iter()
+            .collect(),
     });
 
     let mut request = Request {

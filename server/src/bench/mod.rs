@@ -8,6 +8,7 @@
 //! - [`emotion`]: the emotion labellers, seconds per image and feature-caching throughput.
 //! - [`chain`]: the whole chain at full size, each stage and the time to first audio.
 //! - [`server`]: the server's job runtime per variant, time to first audio and to a stored track.
+//! - [`train`]: MusicGen fine-tuning steps per second and the arithmetic of the paper's step.
 
 use clap::Subcommand;
 
@@ -17,6 +18,7 @@ pub mod compose;
 pub mod emotion;
 pub mod enhance;
 pub mod server;
+pub mod train;
 
 /// What to measure.
 #[derive(Debug, Subcommand)]
@@ -33,6 +35,8 @@ pub enum BenchCommand {
     Chain(chain::BenchChainArgs),
     /// The server's job runtime: time to first audio and to a stored track, per variant.
     Server(Box<server::BenchServerArgs>),
+    /// MusicGen fine-tuning: steps per second, memory, the FLOPs of the paper's step.
+    Train(train::BenchTrainArgs),
 }
 
 /// Runs a benchmark.
@@ -44,6 +48,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Emotion(args) => emotion::run(args),
         BenchCommand::Chain(args) => chain::run(args),
         BenchCommand::Server(args) => server::run(*args),
+        BenchCommand::Train(args) => train::run(args),
     }
 }
 

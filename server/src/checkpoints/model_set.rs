@@ -30,8 +30,8 @@ pub struct ModelDirs {
     pub blip: Option<PathBuf>,
     pub falcon: Option<PathBuf>,
     pub musicgen: Option<PathBuf>,
-    /// The fine-tuned MusicGen of the optimized variant.
-    pub optimized: Option<PathBuf>,
+    /// Fine-tuned MusicGens, one a variant at most (the optimized variant needs one).
+    pub tuned: Vec<(Variant, PathBuf)>,
 }
 
 /// How to load.
@@ -75,7 +75,7 @@ impl ModelDirs {
             blip: Some(role(&catalog::BLIP)?),
             falcon: Some(role(&catalog::FALCON)?),
             musicgen: Some(role(&catalog::MUSICGEN)?),
-            optimized: None,
+            tuned: Vec::new(),
         })
     }
 
@@ -116,7 +116,7 @@ impl ModelDirs {
             blip,
             falcon,
             musicgen,
-            optimized: None,
+            tuned: Vec::new(),
         })
     }
 
@@ -143,7 +143,7 @@ impl ModelDirs {
     /// else the Hugging Face cache; else, saying why, the demo set. True when it is the demo.
     pub fn for_server(
         models: Option<&Path>,
-        optimized: Option<&Path>,
+        tuned: &[(Variant, PathBuf)],
         demo: bool,
         data: &Path,
     ) -> anyhow::Result<(Self, bool)> {
@@ -162,15 +162,15 @@ impl ModelDirs {
                 }
             }
         };
-        if let Some(dir) = optimized {
+        for (variant, dir) in tuned {
             if !dir.is_dir() {
                 anyhow::bail!(
-                    "the optimized variant's MusicGen {} is not a folder",
+                    "the {variant} variant's MusicGen {} is not a folder",
                     dir.display()
                 );
             }
-            dirs.optimized = Some(dir.to_path_buf());
         }
+        dirs.tuned = tuned.to_vec();
         Ok((dirs, demo))
     }
 
@@ -178,8 +178,28 @@ impl ModelDirs {
     pub fn variants(&self) -> Vec<Variant> {
         Variant::ALL
             .into_iter()
-            .filter(|v| *v != Variant::Optimized || self.optimized.is_some())
+            .filter(|v| *v != Variant::Optimized || self.tuned_for(*v).is_some())
             .collect()
+    }
+
+    /// The tuned MusicGen of `variant`, if it has one.
+    pub fn tuned_for(&self, variant: Variant) -> Option<&Path> {
+        self.tuned
+            .iter()
+            .find(|(v, _)| *v == variant)
+            .map(|(_, dir)| dir.as_path())
+    }
+
+    /// The role (in [`Self::revisions`]) of the MusicGen that composes `variant`: its own tuned
+    /// one (`optimized` for the optimized variant, as before there were others;
+    /// `musicgen-VARIANT` for the rest), else the base `musicgen`.
+    pub fn composer_role(&self, variant: Variant) -> Option<String> {
+        match (self.tuned_for(variant), variant) {
+            (Some(_), Variant::Optimized) => Some("optimized".into()),
+            (Some(_), _) => Some(format!("musicgen-{variant}")),
+            (None, Variant::Optimized) => None,
+            (None, _) => self.musicgen.is_some().then(|| "musicgen".into()),
+        }
     }
 
     /// Each role's checkpoint revision: the Hugging Face commit of a cached snapshot, else a
@@ -195,11 +215,15 @@ impl ModelDirs {
             ("blip", &self.blip),
             ("falcon", &self.falcon),
             ("musicgen", &self.musicgen),
-            ("optimized", &self.optimized),
         ];
         for (role, dir) in roles {
             if let Some(dir) = dir {
                 revisions.insert(role.to_owned(), revision(dir));
+            }
+        }
+        for (variant, dir) in &self.tuned {
+            if let Some(role) = self.composer_role(*variant) {
+                revisions.insert(role, revision(dir));
             }
         }
         revisions
@@ -224,20 +248,23 @@ impl ModelDirs {
             }
             None => None,
         };
-        let composer = |dir: &Option<PathBuf>| -> anyhow::Result<Option<MusicGen>> {
-            let Some(dir) = dir else { return Ok(None) };
+        let composer = |dir: &Path| -> anyhow::Result<MusicGen> {
             let mut musicgen = MusicGen::load(dir, &device, dtype)?;
             if let Some(quantization) = options.quantize {
                 musicgen.quantize_decoder(quantization)?;
             }
-            Ok(Some(musicgen))
+            Ok(musicgen)
         };
         Ok(Pipeline::new(Models {
             labeller,
             blip,
             falcon,
-            musicgen: composer(&self.musicgen)?,
-            optimized: composer(&self.optimized)?,
+            musicgen: self.musicgen.as_deref().map(composer).transpose()?,
+            tuned: self
+                .tuned
+                .iter()
+                .map(|(variant, dir)| Ok((*variant, composer(dir)?)))
+                .collect::<anyhow::Result<_>>()?,
         }))
     }
 }

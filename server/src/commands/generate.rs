@@ -48,7 +48,9 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     if !(1.0..=120.0).contains(&seconds) {
         anyhow::bail!("--seconds must be between 1 and 120, not {seconds}");
     }
-    if args.variant == Variant::Optimized && args.chain.optimized_musicgen.is_none() {
+    if args.variant == Variant::Optimized
+        && chain::tuned_musicgen(&args.chain, args.variant)?.is_none()
+    {
         // Refused before any model loads.
         return Err(pipeline::no_fine_tuned_musicgen().into());
     }
@@ -60,9 +62,7 @@ pub fn run(args: GenerateArgs) -> anyhow::Result<()> {
     let mut pipeline = chain::load(&args.chain, args.variant, true)?;
     let frame_rate = pipeline
         .models()
-        .musicgen
-        .as_ref()
-        .or(pipeline.models().optimized.as_ref())
+        .composer(args.variant)
         .map_or(50, |m| m.config().audio_encoder.frame_rate());
     let frames = (seconds * frame_rate as f64).round() as usize;
     let request = chain::request(args.variant, frames, seed);

@@ -4,8 +4,10 @@
 //!
 //! - [`serve`]: the server.
 //! - [`emotion`], [`caption`], [`enhance`], [`compose`]: one stage of the chain each.
+//! - [`encode`]: music to EnCodec codes, as fine-tuning reads it.
+//! - [`dataset`]: `dataset build` and `dataset texts`, the painting–music data set.
 //! - [`describe`], [`generate`]: the chain's first three stages, or all four.
-//! - [`train`]: `train emotion`, the emotion labeller's head.
+//! - [`train`]: `train emotion` (the emotion labeller's head), `train musicgen` (fine-tuning).
 //! - [`models`]: `models fetch` (the default checkpoints), `models tiny` (tiny demo models).
 //! - [`gallery`]: `gallery render`, a stored track for every gallery painting.
 //!
@@ -14,8 +16,10 @@
 pub mod caption;
 pub mod common;
 pub mod compose;
+pub mod dataset;
 pub mod describe;
 pub mod emotion;
+pub mod encode;
 pub mod enhance;
 pub mod gallery;
 pub mod generate;

@@ -1,12 +1,16 @@
 //! `ekphrasis models`: `fetch` downloads every default checkpoint into the standard Hugging Face
 //! cache (with progress bars) and verifies it, after which everything works offline from that
 //! cache; `tiny` writes a set of tiny random-weight models in the real layouts, so the product
-//! runs offline for demos and tests (its music is noise).
+//! runs offline for demos and tests (its music is noise); `import-audiocraft` turns the LM
+//! weights audiocraft saves (the paper's authors' fine-tuned MusicGen) into a complete checkpoint
+//! in the published layout.
 
 use std::path::PathBuf;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
+use ekphrasis_models::musicgen::audiocraft::import_lm;
+use ekphrasis_models::musicgen::finetune::save::{base_tensors, write_checkpoint};
 
 use crate::checkpoints::catalog::{self, Checkpoint};
 use crate::checkpoints::hub;
@@ -19,6 +23,23 @@ pub enum ModelsCommand {
     /// Write tiny random-weight models (emotion, clip, blip, falcon, musicgen; what they make is
     /// noise) for offline demos and tests.
     Tiny(TinyArgs),
+    /// Turn an audiocraft LM state dict (`torch.save(model.lm.state_dict(), …)`, as the paper's
+    /// authors saved their tuned MusicGen) into a checkpoint in the published layout.
+    ImportAudiocraft(ImportArgs),
+}
+
+/// Flags of `ekphrasis models import-audiocraft`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The audiocraft LM state dict (a PyTorch `.pt` file).
+    pub lm: PathBuf,
+    /// The MusicGen checkpoint it was tuned from, in Hugging Face layout (its T5, EnCodec,
+    /// configs and tokenizer are kept).
+    #[arg(long)]
+    pub base: PathBuf,
+    /// Where to write the checkpoint.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Flags of `ekphrasis models fetch`.
@@ -45,7 +66,51 @@ pub fn run(command: ModelsCommand) -> anyhow::Result<()> {
     match command {
         ModelsCommand::Fetch(args) => fetch(&args),
         ModelsCommand::Tiny(args) => tiny(&args),
+        ModelsCommand::ImportAudiocraft(args) => import_audiocraft(&args),
     }
+}
+
+fn import_audiocraft(args: &ImportArgs) -> anyhow::Result<()> {
+    let config_path = args.base.join("config.json");
+    let config: ekphrasis_models::musicgen::Config = serde_json::from_slice(
+        &std::fs::read(&config_path)
+            .with_context(|| format!("{}: cannot read", config_path.display()))?,
+    )
+    .with_context(|| format!("{}: not a MusicGen config", config_path.display()))?;
+    let imported = import_lm(&args.lm, config.decoder.hidden_size)?;
+    // Every decoder tensor and the projection must come from the import, none left behind.
+    let base = base_tensors(&args.base)?;
+    let missing: Vec<&String> = base
+        .keys()
+        .filter(|k| k.starts_with("decoder.") || k.starts_with("enc_to_dec_proj."))
+        .filter(|k| !imported.contains_key(*k))
+        .collect();
+    if !missing.is_empty() {
+        let mut names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        names.sort_unstable();
+        bail!(
+            "{}: lacks {} of the base's decoder tensors, e.g. {}",
+            args.lm.display(),
+            names.len(),
+            names[0]
+        );
+    }
+    drop(base);
+    let note = serde_json::json!({
+        "imported_from": args.lm.display().to_string(),
+        "format": "audiocraft LM state dict",
+        "base": args.base.display().to_string(),
+        "tensors": imported.len(),
+    });
+    write_checkpoint(&args.base, &args.out, &imported, &note)?;
+    println!(
+        "{}: {} tensors from {} on the base {}",
+        args.out.display(),
+        imported.len(),
+        args.lm.display(),
+        args.base.display()
+    );
+    Ok(())
 }
 
 fn fetch(args: &FetchArgs) -> anyhow::Result<()> {

@@ -7,6 +7,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use ekphrasis_shared::domain::Variant;
+
 use super::{ConfigError, ConfigFile, ServeConfig};
 
 /// Flags of `ekphrasis serve`.
@@ -40,9 +42,14 @@ pub struct ServeArgs {
     /// Run the tiny demo models (their music is noise) even when real models are present.
     #[arg(long, env = "EKPHRASIS_DEMO")]
     pub demo: bool,
-    /// The fine-tuned MusicGen of the optimized variant (a checkpoint directory).
+    /// The fine-tuned MusicGen of the optimized variant (a checkpoint directory); the same as
+    /// --variant-musicgen optimized=DIR.
     #[arg(long, env = "EKPHRASIS_OPTIMIZED_MUSICGEN")]
     pub optimized_musicgen: Option<PathBuf>,
+    /// A fine-tuned MusicGen for one variant, as VARIANT=DIR (repeatable; the environment takes
+    /// a comma-separated list). A variant without one composes with the base MusicGen.
+    #[arg(long, env = "EKPHRASIS_VARIANT_MUSICGEN", value_delimiter = ',', value_parser = parse_variant_dir)]
+    pub variant_musicgen: Vec<(Variant, PathBuf)>,
     /// auto, cpu, cuda or cuda:N [default: auto].
     #[arg(long, env = "EKPHRASIS_DEVICE")]
     pub device: Option<String>,
@@ -94,7 +101,18 @@ impl ServeArgs {
             store: self.store.or(file.store),
             gallery: self.gallery.or(file.gallery).unwrap_or(defaults.gallery),
             demo: self.demo || file.demo.unwrap_or(false),
-            optimized_musicgen: self.optimized_musicgen.or(file.optimized_musicgen),
+            variant_musicgen: variant_musicgens(
+                if self.variant_musicgen.is_empty() {
+                    file.variant_musicgen
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|text| parse_variant_dir(text).map_err(ConfigError::Invalid))
+                        .collect::<Result<_, _>>()?
+                } else {
+                    self.variant_musicgen
+                },
+                self.optimized_musicgen.or(file.optimized_musicgen),
+            )?,
             device: match self.device.or(file.device) {
                 Some(text) => text
                     .parse()
@@ -122,5 +140,78 @@ impl ServeArgs {
         };
         config.validate()?;
         Ok(config)
+    }
+}
+
+/// `VARIANT=DIR`, as `--variant-musicgen` takes it.
+pub fn parse_variant_dir(text: &str) -> Result<(Variant, PathBuf), String> {
+    let Some((name, dir)) = text.split_once('=') else {
+        return Err(format!(
+            "`{text}` is not VARIANT=DIR (e.g. lyrical=tuned/lyrical)"
+        ));
+    };
+    let Some(variant) = Variant::from_name(name.trim()) else {
+        let names: Vec<_> = Variant::ALL.iter().map(|v| v.as_str()).collect();
+        return Err(format!(
+            "unknown variant `{}` in `{text}`: choose {}",
+            name.trim(),
+            names.join(", ")
+        ));
+    };
+    if dir.trim().is_empty() {
+        return Err(format!("`{text}` names no folder"));
+    }
+    Ok((variant, PathBuf::from(dir.trim())))
+}
+
+/// The tuned MusicGens, the optimized shorthand added; a variant named twice is refused.
+pub fn variant_musicgens(
+    mut list: Vec<(Variant, PathBuf)>,
+    optimized: Option<PathBuf>,
+) -> Result<Vec<(Variant, PathBuf)>, ConfigError> {
+    if let Some(dir) = optimized {
+        list.push((Variant::Optimized, dir));
+    }
+    for (i, (variant, _)) in list.iter().enumerate() {
+        if list[..i].iter().any(|(v, _)| v == variant) {
+            return Err(ConfigError::Invalid(format!(
+                "two fine-tuned MusicGens for the {variant} variant"
+            )));
+        }
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variant_musicgens_are_read_and_the_optimized_shorthand_joins_them() {
+        assert_eq!(
+            parse_variant_dir("lyrical=tuned/lyrical"),
+            Ok((Variant::Lyrical, PathBuf::from("tuned/lyrical")))
+        );
+        for bad in ["lyrical", "baroque=x", "lyrical="] {
+            assert!(parse_variant_dir(bad).is_err(), "{bad}");
+        }
+        let both = variant_musicgens(
+            vec![(Variant::Lyrical, "a".into())],
+            Some(PathBuf::from("b")),
+        )
+        .unwrap();
+        assert_eq!(
+            both,
+            [
+                (Variant::Lyrical, "a".into()),
+                (Variant::Optimized, "b".into())
+            ]
+        );
+        let twice = variant_musicgens(
+            vec![(Variant::Optimized, "a".into())],
+            Some(PathBuf::from("b")),
+        )
+        .unwrap_err();
+        assert!(twice.to_string().contains("optimized"), "{twice}");
     }
 }

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 
 use ekphrasis_models::device::DeviceChoice;
 use ekphrasis_models::musicgen::Quantization;
+use ekphrasis_shared::domain::Variant;
 
 /// Everything `ekphrasis serve` needs, complete and checked.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,8 +41,9 @@ pub struct ServeConfig {
     pub gallery: PathBuf,
     /// Run the tiny demo models even when real ones are present.
     pub demo: bool,
-    /// The fine-tuned MusicGen of the optimized variant.
-    pub optimized_musicgen: Option<PathBuf>,
+    /// Fine-tuned MusicGens, one a variant at most (`--variant-musicgen VARIANT=DIR`; the
+    /// optimized variant needs one, the others compose with the base MusicGen without).
+    pub variant_musicgen: Vec<(Variant, PathBuf)>,
     /// Where the models run.
     pub device: DeviceChoice,
     /// Falcon-RW's and MusicGen's decoder weights quantized (faster on a CPU).
@@ -83,7 +85,7 @@ impl ServeConfig {
             store: None,
             gallery: PathBuf::from(Self::DEFAULT_GALLERY),
             demo: false,
-            optimized_musicgen: None,
+            variant_musicgen: Vec::new(),
             device: DeviceChoice::Auto,
             quantize: None,
             workers: 1,

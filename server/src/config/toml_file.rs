@@ -22,6 +22,8 @@ pub struct ConfigFile {
     pub gallery: Option<PathBuf>,
     pub demo: Option<bool>,
     pub optimized_musicgen: Option<PathBuf>,
+    /// `["lyrical=DIR", …]`, as the flag takes them.
+    pub variant_musicgen: Option<Vec<String>>,
     pub device: Option<String>,
     pub quantize: Option<String>,
     pub workers: Option<usize>,

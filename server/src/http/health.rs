@@ -16,6 +16,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
         models: ModelsStatus::Ready {
             demo: state.jobs.info().demo,
             variants: state.jobs.info().variants.clone(),
+            composers: state.jobs.info().composers.clone(),
         },
         public_url: state.config.public_url.clone(),
     })

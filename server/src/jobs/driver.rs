@@ -184,12 +184,17 @@ impl Driver {
             return Outcome::Failed;
         };
         let info = &self.shared.info;
+        // The track names the MusicGen that composed it among the revisions.
+        let mut model_revisions = info.revisions.clone();
+        if let Some(role) = info.composers.get(&self.settings.variant) {
+            model_revisions.insert("composer".into(), role.clone());
+        }
         let track = NewTrack {
             request_key: self.request_key.clone(),
             image: self.image.clone(),
             settings: self.settings.clone(),
             texts,
-            model_revisions: info.revisions.clone(),
+            model_revisions,
             demo: info.demo,
             sample_rate: progress.sample_rate.unwrap_or(info.sample_rate),
             pcm: std::mem::take(&mut progress.pcm),

@@ -59,6 +59,8 @@ pub struct RuntimeInfo {
     /// True for the tiny demo models (their music is noise).
     pub demo: bool,
     pub variants: Vec<Variant>,
+    /// The role (in `revisions`) of the MusicGen that composes each variant it can run.
+    pub composers: BTreeMap<Variant, String>,
     pub sample_rate: u32,
 }
 
@@ -194,6 +196,11 @@ impl Jobs {
             revisions: dirs.revisions(),
             demo,
             variants: dirs.variants(),
+            composers: dirs
+                .variants()
+                .into_iter()
+                .filter_map(|v| dirs.composer_role(v).map(|role| (v, role)))
+                .collect(),
             sample_rate,
         };
         Ok(Self {

@@ -100,11 +100,11 @@ pub fn run(
     });
     let mut pipeline = match loaded {
         Ok(pipeline) => {
-            let rate = pipeline
-                .models()
+            let models = pipeline.models();
+            let rate = models
                 .musicgen
                 .as_ref()
-                .or(pipeline.models().optimized.as_ref())
+                .or(models.tuned.first().map(|(_, m)| m))
                 .map_or(0, |m| m.sample_rate());
             let _ = ready.send(Ok(rate));
             pipeline

@@ -53,3 +53,32 @@ pub fn error_line(out: &Output) -> String {
     assert!(last.starts_with("ekphrasis: "), "{stderr}");
     last.to_string()
 }
+
+/// A 16-bit mono WAV file at 32 kHz of a sine tone.
+pub fn write_tone(path: &Path, freq: f32, seconds: f32) {
+    let rate = 32_000u32;
+    let samples: Vec<i16> = (0..(seconds * rate as f32) as usize)
+        .map(|i| {
+            let phase = 2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32;
+            (phase.sin() * 12_000.0) as i16
+        })
+        .collect();
+    let data_len = (samples.len() * 2) as u32;
+    let mut bytes = Vec::with_capacity(44 + data_len as usize);
+    bytes.extend_from_slice(b"RIFF");
+    bytes.extend_from_slice(&(36 + data_len).to_le_bytes());
+    bytes.extend_from_slice(b"WAVEfmt ");
+    bytes.extend_from_slice(&16u32.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&rate.to_le_bytes());
+    bytes.extend_from_slice(&(rate * 2).to_le_bytes());
+    bytes.extend_from_slice(&2u16.to_le_bytes());
+    bytes.extend_from_slice(&16u16.to_le_bytes());
+    bytes.extend_from_slice(b"data");
+    bytes.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        bytes.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, bytes).expect("a written WAV file");
+}

@@ -12,10 +12,10 @@ use ekphrasis_shared::domain::Variant;
 
 use crate::chain_request;
 use crate::checkpoints::catalog::{self, Checkpoint};
-use crate::checkpoints::hub;
 use crate::checkpoints::labeller;
 use crate::checkpoints::model_set::{LoadOptions, ModelDirs};
 use crate::config::ServeConfig;
+use crate::config::flags::{parse_variant_dir, variant_musicgens};
 use crate::upload;
 
 /// Where the chain's models come from (each flag is a directory or a hub id).
@@ -39,9 +39,14 @@ pub struct ChainModels {
     /// MusicGen [default: MODELS/musicgen, else facebook/musicgen-small].
     #[arg(long, env = "EKPHRASIS_MUSICGEN")]
     pub musicgen: Option<String>,
-    /// The fine-tuned MusicGen of the optimized variant (none by default).
+    /// The fine-tuned MusicGen of the optimized variant (none by default); the same as
+    /// --variant-musicgen optimized=DIR.
     #[arg(long, env = "EKPHRASIS_OPTIMIZED_MUSICGEN")]
-    pub optimized_musicgen: Option<String>,
+    pub optimized_musicgen: Option<PathBuf>,
+    /// A fine-tuned MusicGen for one variant, as VARIANT=DIR (repeatable). A variant without one
+    /// composes with the base MusicGen.
+    #[arg(long, env = "EKPHRASIS_VARIANT_MUSICGEN", value_delimiter = ',', value_parser = parse_variant_dir)]
+    pub variant_musicgen: Vec<(Variant, PathBuf)>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, env = "EKPHRASIS_DEVICE", default_value = "auto")]
     pub device: String,
@@ -55,6 +60,18 @@ pub struct ChainModels {
     /// faster on a CPU, at a small cost in quality (`ekphrasis bench enhance|compose --quantize`).
     #[arg(long)]
     pub quantize: Option<Quantization>,
+}
+
+/// The fine-tuned MusicGen `variant` composes with, if one is given.
+pub fn tuned_musicgen(chain: &ChainModels, variant: Variant) -> anyhow::Result<Option<PathBuf>> {
+    let all = variant_musicgens(
+        chain.variant_musicgen.clone(),
+        chain.optimized_musicgen.clone(),
+    )?;
+    Ok(all
+        .into_iter()
+        .find(|(v, _)| *v == variant)
+        .map(|(_, dir)| dir))
 }
 
 /// The paper's settings for the command line: MusicGen's default sampling (top-k 250,
@@ -71,7 +88,7 @@ pub fn load(chain: &ChainModels, variant: Variant, compose: bool) -> anyhow::Res
         catalog::locate(checkpoint, flag.as_deref(), models_dir)
     };
     let (want_caption, want_description) = pipeline::needs(variant);
-    let optimized = compose && variant == Variant::Optimized;
+    let tuned = tuned_musicgen(chain, variant)?;
     let dirs = ModelDirs {
         labeller: labeller::choose_source(
             chain.emotion_model.as_deref(),
@@ -84,12 +101,12 @@ pub fn load(chain: &ChainModels, variant: Variant, compose: bool) -> anyhow::Res
         falcon: want_description
             .then(|| locate(&catalog::FALCON, &chain.falcon))
             .transpose()?,
-        musicgen: (compose && !optimized)
+        musicgen: (compose && tuned.is_none() && variant != Variant::Optimized)
             .then(|| locate(&catalog::MUSICGEN, &chain.musicgen))
             .transpose()?,
-        optimized: match (&chain.optimized_musicgen, optimized) {
-            (Some(spec), true) => Some(hub::resolve(spec, &catalog::MUSICGEN.files)?),
-            _ => None,
+        tuned: match (tuned, compose) {
+            (Some(dir), true) => vec![(variant, dir)],
+            _ => Vec::new(),
         },
     };
     dirs.load(&LoadOptions {

@@ -4,13 +4,10 @@ use ekphrasis_shared::domain::{Emotion, Variant};
 
 /// A variant by its name (`emotive`, `narrative`, `lyrical`, `optimized`), for clap.
 pub fn parse_variant(text: &str) -> Result<Variant, String> {
-    Variant::ALL
-        .into_iter()
-        .find(|v| v.as_str() == text)
-        .ok_or_else(|| {
-            let names: Vec<_> = Variant::ALL.iter().map(|v| v.as_str()).collect();
-            format!("unknown variant `{text}`: choose {}", names.join(", "))
-        })
+    Variant::from_name(text).ok_or_else(|| {
+        let names: Vec<_> = Variant::ALL.iter().map(|v| v.as_str()).collect();
+        format!("unknown variant `{text}`: choose {}", names.join(", "))
+    })
 }
 
 /// An emotion by its name, in any case and with spaces around it.

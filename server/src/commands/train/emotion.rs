@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Args, Subcommand};
+use clap::Args;
 use ekphrasis_models::device::{DeviceChoice, kind_name};
 use ekphrasis_models::emotion::resnet_bigru::HeadConfig;
 use ekphrasis_models::train::{Backbone, FitOptions, TrainEvent, TrainOptions, train_emotion};
@@ -16,13 +16,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::checkpoints::hub;
 use crate::config::ServeConfig;
 use crate::upload::decode_rgb;
-
-/// What to train.
-#[derive(Debug, Subcommand)]
-pub enum TrainCommand {
-    /// The emotion labeller's head (BiGRU + attention) on a frozen ResNet-50.
-    Emotion(TrainEmotionArgs),
-}
 
 /// Flags of `ekphrasis train emotion`.
 #[derive(Debug, Args)]
@@ -78,14 +71,8 @@ pub struct TrainEmotionArgs {
     pub device: String,
 }
 
-/// Runs a training command.
-pub fn run(command: TrainCommand) -> anyhow::Result<()> {
-    match command {
-        TrainCommand::Emotion(args) => emotion(args),
-    }
-}
-
-fn emotion(args: TrainEmotionArgs) -> anyhow::Result<()> {
+/// Runs `ekphrasis train emotion`.
+pub fn run(args: TrainEmotionArgs) -> anyhow::Result<()> {
     let device = args.device.parse::<DeviceChoice>()?.open()?;
     let backbone_dir = hub::resolve(&args.backbone, &crate::checkpoints::catalog::RESNET.files)?;
     let started = Instant::now();

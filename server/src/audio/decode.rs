@@ -1,0 +1,167 @@
+//! Reading music files: WAV, FLAC, MP3 and Ogg Vorbis through symphonia, any sample rate and
+//! channel count, averaged to mono (as the paper's training script does with torchaudio); then
+//! resampled to the rate a model wants ([`super::resample`]). A [`MusicReader`] also renders MIDI
+//! with a SoundFont ([`super::midi`]). Every failure names the file.
+
+use std::fs::File;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use symphonia::core::audio::SampleBuffer;
+use symphonia::core::codecs::{CODEC_TYPE_NULL, DecoderOptions};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::FormatOptions;
+use symphonia::core::io::MediaSourceStream;
+use symphonia::core::meta::MetadataOptions;
+use symphonia::core::probe::Hint;
+
+use super::midi;
+use super::resample::resample;
+
+/// The longest music file read, in seconds of audio (a clip is cut from its start).
+pub const MAX_SECONDS: f64 = 3600.0;
+
+/// Mono audio at its file's rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mono {
+    /// Samples, the channels averaged.
+    pub samples: Vec<f32>,
+    /// Samples per second.
+    pub sample_rate: u32,
+}
+
+/// Reads music of every kind a command takes: audio files, and MIDI when a SoundFont is given.
+#[derive(Clone, Default)]
+pub struct MusicReader {
+    soundfont: Option<std::sync::Arc<rustysynth::SoundFont>>,
+}
+
+impl std::fmt::Debug for MusicReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MusicReader")
+            .field("soundfont", &self.soundfont.is_some())
+            .finish()
+    }
+}
+
+impl MusicReader {
+    /// A reader that renders MIDI with the SoundFont at `soundfont`, when one is given.
+    pub fn new(soundfont: Option<&Path>) -> anyhow::Result<Self> {
+        Ok(Self {
+            soundfont: soundfont.map(midi::load_soundfont).transpose()?,
+        })
+    }
+
+    /// The file as mono at `rate` samples per second.
+    pub fn read_mono_at(&self, path: &Path, rate: u32) -> anyhow::Result<Vec<f32>> {
+        if !midi::is_midi(path) {
+            return read_mono_at(path, rate);
+        }
+        match &self.soundfont {
+            Some(font) => midi::render(path, font, rate),
+            None => bail!(
+                "{}: a MIDI file is rendered with a SoundFont: give --soundfont FILE.sf2",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Reads a music file as mono at `rate` samples per second.
+pub fn read_mono_at(path: &Path, rate: u32) -> anyhow::Result<Vec<f32>> {
+    let mono = read_mono(path)?;
+    resample(&mono.samples, mono.sample_rate, rate)
+        .with_context(|| format!("{}: resampling to {rate} Hz", path.display()))
+}
+
+/// Reads a music file (WAV, FLAC, MP3, Ogg Vorbis) and averages its channels.
+pub fn read_mono(path: &Path) -> anyhow::Result<Mono> {
+    let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    decode(
+        MediaSourceStream::new(Box::new(file), Default::default()),
+        path,
+    )
+    .with_context(|| format!("{}: not readable as music", path.display()))
+}
+
+fn decode(stream: MediaSourceStream, path: &Path) -> anyhow::Result<Mono> {
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let probed = symphonia::default::get_probe()
+        .format(
+            &hint,
+            stream,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
+        .context("unknown or broken container (WAV, FLAC, MP3 and Ogg Vorbis are read)")?;
+    let mut format = probed.format;
+    let track = format
+        .tracks()
+        .iter()
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL)
+        .context("no audio track")?;
+    let track_id = track.id;
+    let sample_rate = track
+        .codec_params
+        .sample_rate
+        .context("the audio track has no sample rate")?;
+    let mut decoder = symphonia::default::get_codecs()
+        .make(&track.codec_params, &DecoderOptions::default())
+        .context("unsupported audio codec")?;
+    let most = (MAX_SECONDS * f64::from(sample_rate)) as usize;
+    let mut samples = Vec::new();
+    let mut buffer: Option<SampleBuffer<f32>> = None;
+    loop {
+        let packet = match format.next_packet() {
+            Ok(packet) => packet,
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                break;
+            }
+            Err(SymphoniaError::ResetRequired) => break,
+            Err(e) => return Err(e).context("reading a packet"),
+        };
+        if packet.track_id() != track_id {
+            continue;
+        }
+        let decoded = match decoder.decode(&packet) {
+            Ok(decoded) => decoded,
+            // A damaged packet is skipped, as players do; a broken stream ends in an error below.
+            Err(SymphoniaError::DecodeError(_)) => continue,
+            Err(e) => return Err(e).context("decoding"),
+        };
+        let spec = *decoded.spec();
+        let channels = spec.channels.count().max(1);
+        let buffer = match &mut buffer {
+            Some(b) if b.capacity() >= decoded.capacity() * channels => b,
+            slot => slot.insert(SampleBuffer::new(decoded.capacity() as u64, spec)),
+        };
+        buffer.copy_interleaved_ref(decoded);
+        let scale = 1.0 / channels as f32;
+        samples.extend(
+            buffer
+                .samples()
+                .chunks_exact(channels)
+                .map(|frame| frame.iter().sum::<f32>() * scale),
+        );
+        if samples.len() >= most {
+            samples.truncate(most);
+            break;
+        }
+    }
+    if samples.is_empty() {
+        bail!("no audio samples");
+    }
+    Ok(Mono {
+        samples,
+        sample_rate,
+    })
+}
+
+/// `samples` cut or zero-padded to exactly `len`.
+pub fn fit_length(mut samples: Vec<f32>, len: usize) -> Vec<f32> {
+    samples.resize(len, 0.0);
+    samples
+}
