@@ -3,7 +3,7 @@
 //! resampled to the rate a model wants ([`super::resample`]). A [`MusicReader`] also renders MIDI
 //! with a SoundFont ([`super::midi`]). Every failure names the file.
 
-use std::fs::File;
+use std::io::Cursor;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -54,34 +54,34 @@ impl MusicReader {
 
     /// The file as mono at `rate` samples per second.
     pub fn read_mono_at(&self, path: &Path, rate: u32) -> anyhow::Result<Vec<f32>> {
-        if !midi::is_midi(path) {
-            return read_mono_at(path, rate);
-        }
-        match &self.soundfont {
-            Some(font) => midi::render(path, font, rate),
-            None => bail!(
-                "{}: a MIDI file is rendered with a SoundFont: give --soundfont FILE.sf2",
-                path.display()
-            ),
-        }
+        let bytes =
+            std::fs::read(path).with_context(|| format!("{}: cannot open", path.display()))?;
+        self.decode_mono_at(path, bytes, rate)
     }
-}
 
-/// Reads a music file as mono at `rate` samples per second.
-pub fn read_mono_at(path: &Path, rate: u32) -> anyhow::Result<Vec<f32>> {
-    let mono = read_mono(path)?;
-    resample(&mono.samples, mono.sample_rate, rate)
-        .with_context(|| format!("{}: resampling to {rate} Hz", path.display()))
-}
-
-/// Reads a music file (WAV, FLAC, MP3, Ogg Vorbis) and averages its channels.
-pub fn read_mono(path: &Path) -> anyhow::Result<Mono> {
-    let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    decode(
-        MediaSourceStream::new(Box::new(file), Default::default()),
-        path,
-    )
-    .with_context(|| format!("{}: not readable as music", path.display()))
+    /// `bytes`, the contents of the file at `path` (named in errors, its extension taken as a
+    /// hint), as mono at `rate` samples per second.
+    pub fn decode_mono_at(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+        rate: u32,
+    ) -> anyhow::Result<Vec<f32>> {
+        if midi::is_midi(path) {
+            return match &self.soundfont {
+                Some(font) => midi::render(path, &bytes, font, rate),
+                None => bail!(
+                    "{}: a MIDI file is rendered with a SoundFont: give --soundfont FILE.sf2",
+                    path.display()
+                ),
+            };
+        }
+        let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
+        let mono = decode(stream, path)
+            .with_context(|| format!("{}: not readable as music", path.display()))?;
+        resample(&mono.samples, mono.sample_rate, rate)
+            .with_context(|| format!("{}: resampling to {rate} Hz", path.display()))
+    }
 }
 
 fn decode(stream: MediaSourceStream, path: &Path) -> anyhow::Result<Mono> {

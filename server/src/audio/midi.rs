@@ -31,10 +31,15 @@ pub fn is_midi(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("mid") || e.eq_ignore_ascii_case("midi"))
 }
 
-/// Renders a MIDI file with `font` as mono samples at `rate`.
-pub fn render(path: &Path, font: &Arc<SoundFont>, rate: u32) -> anyhow::Result<Vec<f32>> {
-    let file = File::open(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    let midi = MidiFile::new(&mut BufReader::new(file))
+/// Renders the MIDI file at `path`, whose contents are `bytes`, with `font` as mono samples at
+/// `rate`.
+pub fn render(
+    path: &Path,
+    bytes: &[u8],
+    font: &Arc<SoundFont>,
+    rate: u32,
+) -> anyhow::Result<Vec<f32>> {
+    let midi = MidiFile::new(&mut &bytes[..])
         .map_err(|e| anyhow::anyhow!("{}: not a readable MIDI file: {e}", path.display()))?;
     let seconds = midi.get_length();
     if !(seconds.is_finite() && seconds > 0.0) {

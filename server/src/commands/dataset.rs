@@ -17,6 +17,7 @@ use serde_json::Value;
 use super::common::chain::{self, ChainModels};
 use super::common::values::parse_variant;
 use crate::dataset::build::{BuildOptions, build};
+use crate::dataset::manifest::write_json;
 use crate::upload;
 
 /// `ekphrasis dataset …`
@@ -178,7 +179,7 @@ fn texts_run(args: TextsArgs) -> anyhow::Result<()> {
                 Ok(text) => {
                     rows[i]["text"] = Value::String(text);
                     rows[i]["text_variant"] = Value::String(variant_name.to_string());
-                    write_rows(path, rows)?;
+                    write_json(path, rows)?;
                     written += 1;
                 }
                 Err(e) => {
@@ -221,12 +222,4 @@ fn read_rows(path: &Path) -> anyhow::Result<Vec<Value>> {
         bail!("{} row {i}: not an object", path.display());
     }
     Ok(rows)
-}
-
-/// Rewrites a manifest through a temporary file, so an interrupted run loses nothing written.
-fn write_rows(path: &Path, rows: &[Value]) -> anyhow::Result<()> {
-    let temp = path.with_extension("partial");
-    std::fs::write(&temp, serde_json::to_string_pretty(rows)? + "\n")
-        .with_context(|| format!("writing {}", temp.display()))?;
-    std::fs::rename(&temp, path).with_context(|| format!("writing {}", path.display()))
 }

@@ -7,8 +7,9 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Args, Subcommand};
+use ekphrasis_models::checkpoint::CheckpointDir;
 use ekphrasis_models::musicgen::audiocraft::import_lm;
 use ekphrasis_models::musicgen::finetune::save::{base_tensors, write_checkpoint};
 
@@ -71,12 +72,8 @@ pub fn run(command: ModelsCommand) -> anyhow::Result<()> {
 }
 
 fn import_audiocraft(args: &ImportArgs) -> anyhow::Result<()> {
-    let config_path = args.base.join("config.json");
-    let config: ekphrasis_models::musicgen::Config = serde_json::from_slice(
-        &std::fs::read(&config_path)
-            .with_context(|| format!("{}: cannot read", config_path.display()))?,
-    )
-    .with_context(|| format!("{}: not a MusicGen config", config_path.display()))?;
+    let config: ekphrasis_models::musicgen::Config = CheckpointDir::open(&args.base)?
+        .read_config("config.json", ekphrasis_models::musicgen::Config::validate)?;
     let imported = import_lm(&args.lm, config.decoder.hidden_size)?;
     // Every decoder tensor and the projection must come from the import, none left behind.
     let base = base_tensors(&args.base)?;

@@ -14,6 +14,7 @@ use rand::seq::SliceRandom;
 use serde::Serialize;
 
 use super::folders::ByEmotion;
+use super::manifest::write_json;
 use crate::audio::decode::MusicReader;
 use crate::audio::wav;
 
@@ -163,7 +164,7 @@ pub fn build(
         bail!("no painting could be paired with music: nothing to train on");
     }
     for (rows, name) in split.iter().zip(["train.json", "val.json", "test.json"]) {
-        write_json(&options.out.join(name), &serde_json::to_value(rows)?)?;
+        write_json(&options.out.join(name), rows)?;
     }
     write_json(
         &options.out.join("dataset.json"),
@@ -229,11 +230,4 @@ fn cut(
 fn relative(path: &Path, base: &Path) -> PathBuf {
     path.strip_prefix(base)
         .map_or_else(|_| path.to_path_buf(), Path::to_path_buf)
-}
-
-fn write_json(path: &Path, value: &serde_json::Value) -> anyhow::Result<()> {
-    let temp = path.with_extension("partial");
-    std::fs::write(&temp, serde_json::to_string_pretty(value)? + "\n")
-        .with_context(|| format!("writing {}", temp.display()))?;
-    std::fs::rename(&temp, path).with_context(|| format!("writing {}", path.display()))
 }

@@ -1,7 +1,8 @@
 //! A training manifest (`train.json`, `val.json`): a JSON array of rows, each naming a clip
 //! (`"audio"`, a path relative to the manifest) and its conditioning text, given as `"text"` or
-//! as `"label"`, a path to a `.txt` file holding it (the paper's authors' format). Errors name
-//! the manifest, the row and the file.
+//! as `"label"`, a path to a `.txt` file holding it (the paper's authors' format). Other fields (a
+//! data set's `painting`, `emotion`, …) are left to people and other tools. Errors name the
+//! manifest, the row and the file; [`write_json`] writes manifests whole or not at all.
 
 use std::path::{Path, PathBuf};
 
@@ -10,23 +11,12 @@ use serde::Deserialize;
 
 /// One row as written in the file.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawRow {
     audio: PathBuf,
     #[serde(default)]
     text: Option<String>,
     #[serde(default)]
     label: Option<PathBuf>,
-    /// Fields a data set may carry for people and other tools; not read here.
-    #[serde(default)]
-    #[allow(dead_code)]
-    painting: Option<serde_json::Value>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    emotion: Option<serde_json::Value>,
-    #[serde(default)]
-    #[allow(dead_code)]
-    text_variant: Option<serde_json::Value>,
 }
 
 /// A clip and its text, paths resolved.
@@ -77,6 +67,15 @@ pub fn read(path: &Path) -> anyhow::Result<Vec<Row>> {
         bail!("{}: no rows", path.display());
     }
     Ok(rows)
+}
+
+/// Writes a JSON value to `path` through a temporary file and a rename, so an interruption never
+/// leaves half a file.
+pub fn write_json(path: &Path, value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let temp = path.with_extension("partial");
+    std::fs::write(&temp, serde_json::to_string_pretty(value)? + "\n")
+        .with_context(|| format!("writing {}", temp.display()))?;
+    std::fs::rename(&temp, path).with_context(|| format!("writing {}", path.display()))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use candle_core::{Result, Tensor, bail};
 
 use super::data::Batch;
 use super::data::{BatchPlan, Example, epoch_batches};
+use super::grads::batch_loss;
 use super::model::TrainableMusicGen;
 use super::step::{StepReport, Trainer};
 
@@ -128,7 +129,7 @@ pub fn validation_loss(model: &mut TrainableMusicGen, batches: &[Batch]) -> Resu
     model.set_training(false);
     let mut total = 0.0;
     for batch in batches {
-        let loss = Trainer::loss(model, batch)?.detach();
+        let loss = batch_loss(model, batch)?.detach();
         total += f64::from(loss.to_scalar::<f32>()?);
     }
     model.set_training(true);

@@ -27,17 +27,22 @@ pub fn batch_grads(
     }
 }
 
-fn whole_graph(model: &TrainableMusicGen, batch: &Batch, scale: f64) -> Result<(f64, GradStore)> {
+/// The loss of `batch`, its graph kept (a scalar).
+pub fn batch_loss(model: &TrainableMusicGen, batch: &Batch) -> Result<Tensor> {
     let pad = model.config().pad_token_id();
     let logits = model.forward(&batch.states, &batch.mask, &batch.inputs)?;
-    let loss = codebook_cross_entropy(&logits, &batch.labels, pad)?;
+    codebook_cross_entropy(&logits, &batch.labels, pad)
+}
+
+fn whole_graph(model: &TrainableMusicGen, batch: &Batch, scale: f64) -> Result<(f64, GradStore)> {
+    let loss = batch_loss(model, batch)?;
     let value = f64::from(loss.to_scalar::<f32>()?);
     Ok((value, (loss * scale)?.backward()?))
 }
 
 /// Adds every gradient of `from` into `into`.
-fn merge(into: &mut GradStore, from: GradStore, vars: &[(String, Var)]) -> Result<()> {
-    for (_, var) in vars {
+pub(super) fn merge(into: &mut GradStore, from: GradStore, vars: &[Var]) -> Result<()> {
+    for var in vars {
         if let Some(g) = from.get(var.as_tensor()) {
             let total = match into.remove(var.as_tensor()) {
                 Some(previous) => (previous + g)?,
@@ -59,14 +64,15 @@ fn layer_by_layer(
     batch: &Batch,
     scale: f64,
 ) -> Result<(f64, GradStore)> {
-    let vars = model.trainable();
+    let vars: Vec<Var> = model.trainable().iter().map(|(_, v)| v.clone()).collect();
+    let vars = vars.as_slice();
     let pad = model.config().pad_token_id();
     let seeds = model.stage_seeds()?;
     let masks = model.masks(&batch.inputs, &batch.mask)?;
     // The text side is computed once, its graph kept (it is small); the layers see a detached
     // copy whose gradient is collected from every layer.
     let memory = model.memory(&batch.states, &batch.mask)?;
-    let memory_leaf = Var::from_tensor(&memory.detach())?;
+    let memory_detached = memory.detach();
 
     // Forward: keep each layer's input, drop its graph.
     model.reseed(seeds[0])?;
@@ -75,7 +81,7 @@ fn layer_by_layer(
     for (i, seed) in seeds[1..].iter().enumerate() {
         model.reseed(*seed)?;
         let out = model
-            .layer_at(i, &inputs[i], memory_leaf.as_tensor(), &masks)?
+            .layer_at(i, &inputs[i], &memory_detached, &masks)?
             .detach();
         inputs.push(out);
     }
@@ -94,7 +100,7 @@ fn layer_by_layer(
     // Backward, one layer at a time from the last.
     for i in (0..model.layer_count()).rev() {
         let input = Var::from_tensor(&inputs[i])?;
-        let memory_in = Var::from_tensor(&memory.detach())?;
+        let memory_in = Var::from_tensor(&memory_detached)?;
         model.reseed(seeds[i + 1])?;
         let out = model.layer_at(i, input.as_tensor(), memory_in.as_tensor(), &masks)?;
         let mut these = surrogate(&out, &upstream)?.backward()?;

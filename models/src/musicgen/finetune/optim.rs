@@ -74,6 +74,10 @@ pub fn clip_grad_norm(grads: &mut GradStore, vars: &[Var], max_norm: f64) -> Res
     }
     let norm = squares.sqrt();
     let coef = (max_norm / (norm + 1e-6)).min(1.0);
+    if coef >= 1.0 {
+        // PyTorch multiplies by 1 here, which changes nothing.
+        return Ok(norm);
+    }
     for var in vars {
         if let Some(grad) = grads.remove(var.as_tensor()) {
             grads.insert(var.as_tensor(), (grad * coef)?);

@@ -7,8 +7,7 @@ use candle_core::{Result, Tensor, Var, bail};
 
 use super::adamw::{AdamW, AdamWParams};
 use super::data::Batch;
-use super::grads::batch_grads;
-use super::loss::codebook_cross_entropy;
+use super::grads::{batch_grads, merge};
 use super::model::TrainableMusicGen;
 use super::optim::{Schedule, clip_grad_norm};
 
@@ -116,13 +115,6 @@ impl Trainer {
         self.step
     }
 
-    /// The loss of `batch` without training (validation).
-    pub fn loss(model: &TrainableMusicGen, batch: &Batch) -> Result<Tensor> {
-        let pad = model.config().pad_token_id();
-        let logits = model.forward(&batch.states, &batch.mask, &batch.inputs)?;
-        codebook_cross_entropy(&logits, &batch.labels, pad)
-    }
-
     /// One optimizer step over `micro` (gradient accumulation when there are several).
     pub fn step(&mut self, model: &TrainableMusicGen, micro: &[Batch]) -> Result<StepReport> {
         if micro.is_empty() {
@@ -137,15 +129,7 @@ impl Trainer {
             grads = Some(match grads {
                 None => these,
                 Some(mut sum) => {
-                    for var in &self.vars {
-                        if let Some(g) = these.get(var.as_tensor()) {
-                            let total = match sum.remove(var.as_tensor()) {
-                                Some(previous) => (previous + g)?,
-                                None => g.clone(),
-                            };
-                            sum.insert(var.as_tensor(), total);
-                        }
-                    }
+                    merge(&mut sum, these, &self.vars)?;
                     sum
                 }
             });
@@ -153,11 +137,12 @@ impl Trainer {
         let Some(mut grads) = grads else {
             bail!("no gradient")
         };
-        let grad_norm = if self.settings.clip_grad > 0.0 {
-            clip_grad_norm(&mut grads, &self.vars, self.settings.clip_grad)?
+        let max_norm = if self.settings.clip_grad > 0.0 {
+            self.settings.clip_grad
         } else {
-            clip_grad_norm(&mut grads, &self.vars, f64::INFINITY)?
+            f64::INFINITY
         };
+        let grad_norm = clip_grad_norm(&mut grads, &self.vars, max_norm)?;
         let lr = self.settings.lr * self.lr_scale * self.settings.schedule.factor(self.step);
         self.optimizer.step(&grads, lr)?;
         self.step += 1;

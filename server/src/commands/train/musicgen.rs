@@ -183,7 +183,6 @@ pub fn run(args: TrainMusicgenArgs) -> anyhow::Result<()> {
         },
         &device,
     )?;
-    model.seed_dropout(args.seed.unwrap_or(0))?;
     model.set_recompute(!args.full_graph);
     let batches = train.len().div_ceil(args.batch_size);
     let steps_per_epoch = batches.div_ceil(args.grad_accum);
@@ -465,7 +464,7 @@ impl Inputs {
         let codes = match self.cache.codes(&key)? {
             Some(codes) => codes,
             None => {
-                let codes = self.encode(&row.audio)?;
+                let codes = self.encode(&row.audio, bytes)?;
                 self.cache.put_codes(&key, &codes)?;
                 codes
             }
@@ -482,9 +481,10 @@ impl Inputs {
         Ok(Example { codes, states })
     }
 
-    fn encode(&self, path: &Path) -> anyhow::Result<Vec<Vec<u32>>> {
+    /// The codes of the clip at `path`, whose contents are `bytes` (read once, for its key too).
+    fn encode(&self, path: &Path, bytes: Vec<u8>) -> anyhow::Result<Vec<Vec<u32>>> {
         let rate = self.encoder.config().sampling_rate;
-        let samples = self.reader.read_mono_at(path, rate as u32)?;
+        let samples = self.reader.decode_mono_at(path, bytes, rate as u32)?;
         let len = (self.clip_seconds * rate as f64).round() as usize;
         let samples = fit_length(samples, len);
         let audio = Tensor::from_vec(samples, (1, 1, len), &self.device)?;
