@@ -396,6 +396,8 @@ fn flags_json(args: &TrainMusicgenArgs) -> serde_json::Value {
         "lr_reduce_patience": args.lr_reduce_patience,
         "full_graph": args.full_graph,
         "soundfont": args.soundfont.as_ref().map(|p| p.display().to_string()),
+        "resume": args.resume.as_ref().map(|p| p.display().to_string()),
+        "cache": args.cache.as_ref().map(|p| p.display().to_string()),
         "device": args.device,
     })
 }
