@@ -78,6 +78,7 @@ mod tests {
             compressed_url: String::new(),
             model_revisions: Default::default(),
             demo: false,
+            clap: None,
             created_at: 0,
         }
     }

@@ -686,6 +686,7 @@ mod tests {
             compressed_url: "/api/tracks/x/audio.ogg".to_owned(),
             model_revisions: Default::default(),
             demo: true,
+            clap: None,
             created_at: 0,
         };
         let job = Job::from_track(&info);

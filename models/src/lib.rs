@@ -16,6 +16,8 @@
 //! - [`pipeline`]: the four stages and the paper's variants, with events and cancellation.
 //!
 //! Around them:
+//! - [`eval`]: the paper's music metrics (FAD, KL, Inception Score, CLAP, THD) and the models
+//!   they listen through (VGGish, PANNs CNN14, CLAP).
 //! - [`train`]: training the emotion head on a folder-per-emotion dataset, frozen backbone.
 //! - [`image_prep`]: pixel values exactly as transformers' image processors make them.
 //! - [`checkpoint`]: a checkpoint directory in the Hugging Face layout; [`error`]: the crate's
@@ -33,6 +35,7 @@ pub mod emotion;
 pub mod encodec;
 pub mod encodec_stream;
 pub mod error;
+pub mod eval;
 pub mod falcon_rw;
 pub mod image_prep;
 pub mod kernels;

@@ -12,6 +12,8 @@ use crate::commands::describe::DescribeArgs;
 use crate::commands::emotion::EmotionArgs;
 use crate::commands::encode::EncodeArgs;
 use crate::commands::enhance::EnhanceArgs;
+use crate::commands::eval::EvalArgs;
+use crate::commands::experiment::ExperimentArgs;
 use crate::commands::gallery::GalleryCommand;
 use crate::commands::generate::GenerateArgs;
 use crate::commands::models::ModelsCommand;
@@ -54,6 +56,10 @@ pub enum Command {
     Describe(DescribeArgs),
     /// Music from a painting: all four stages, in one of the paper's variants.
     Generate(GenerateArgs),
+    /// Measure music as the paper did: FAD, KL, Inception Score, CLAP and THD.
+    Eval(EvalArgs),
+    /// The paper's experiment: each variant's music for the test split, Table II and Fig. 3.
+    Experiment(ExperimentArgs),
     /// Download the default models, or write tiny ones for offline demos.
     #[command(subcommand)]
     Models(ModelsCommand),

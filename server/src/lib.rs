@@ -29,6 +29,7 @@
 //!   Face cache, the demo models), which emotion labeller runs, and loading them.
 //! - [`audio`]: WAV files and the Ogg Vorbis download; reading music of any format and rate.
 //! - [`dataset`]: painting–music data for fine-tuning (manifests, the codes and text cache).
+//! - [`evaluation`]: the paper's music metrics over two folders of audio (`eval`, `experiment`).
 
 pub mod audio;
 pub mod bench;
@@ -38,6 +39,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dataset;
+pub mod evaluation;
 pub mod gallery;
 pub mod http;
 pub mod jobs;

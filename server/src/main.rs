@@ -5,8 +5,8 @@ use clap::Parser;
 use ekphrasis_server::bench;
 use ekphrasis_server::cli::{Cli, Command};
 use ekphrasis_server::commands::{
-    caption, compose, dataset, describe, emotion, encode, enhance, gallery, generate, models,
-    serve, train,
+    caption, compose, dataset, describe, emotion, encode, enhance, eval, experiment, gallery,
+    generate, models, serve, train,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -38,6 +38,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(command) => bench::run(command),
         Command::Describe(args) => describe::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Experiment(args) => experiment::run(args),
         Command::Models(command) => models::run(command),
         Command::Gallery(command) => gallery::run(command),
     }

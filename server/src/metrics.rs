@@ -1,10 +1,12 @@
 //! Prometheus metrics, served as text at `/metrics`: the queue, jobs by outcome, how long each
-//! stage takes, the time from request to the first audio, and open WebSockets.
+//! stage takes, the time from request to the first audio, open WebSockets, and how closely each
+//! new track's music matches its words (CLAP, when the server has a CLAP model).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ekphrasis_shared::domain::Stage;
+use ekphrasis_shared::api::ClapAlignment;
+use ekphrasis_shared::domain::{Stage, Variant};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -46,6 +48,13 @@ struct StageLabels {
     stage: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AlignmentLabels {
+    variant: &'static str,
+    /// `emotion` ("{emotion} song") or `music_text`.
+    text: &'static str,
+}
+
 /// Every metric, cheaply cloned.
 #[derive(Clone)]
 pub struct Metrics {
@@ -57,6 +66,12 @@ pub struct Metrics {
     first_audio_seconds: Histogram,
     job_seconds: Histogram,
     websockets: Gauge,
+    clap_alignment: Family<AlignmentLabels, Histogram, fn() -> Histogram>,
+}
+
+fn cosine_buckets() -> Histogram {
+    // CLAP cosines of music and text lie mostly between −0.2 and 0.6.
+    Histogram::new((0..=16).map(|i| -0.2 + 0.05 * f64::from(i)))
 }
 
 fn seconds_buckets() -> Histogram {
@@ -113,6 +128,13 @@ impl Metrics {
             "Open WebSocket connections",
             websockets.clone(),
         );
+        let clap_alignment: Family<AlignmentLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(cosine_buckets);
+        registry.register(
+            "clap_alignment",
+            "CLAP cosine of each new track's music with \"{emotion} song\" and with its music text",
+            clap_alignment.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             queue_length,
@@ -122,6 +144,7 @@ impl Metrics {
             first_audio_seconds,
             job_seconds,
             websockets,
+            clap_alignment,
         }
     }
 
@@ -171,6 +194,21 @@ impl Metrics {
         self.first_audio_seconds.observe(took.as_secs_f64());
     }
 
+    /// A new track's CLAP alignment.
+    pub fn aligned(&self, variant: Variant, alignment: &ClapAlignment) {
+        for (text, value) in [
+            ("emotion", alignment.emotion),
+            ("music_text", alignment.music_text),
+        ] {
+            self.clap_alignment
+                .get_or_create(&AlignmentLabels {
+                    variant: variant.as_str(),
+                    text,
+                })
+                .observe(f64::from(value));
+        }
+    }
+
     /// Counts an open WebSocket until the guard is dropped.
     pub fn websocket_opened(&self) -> WebSocketGuard {
         self.websockets.inc();
@@ -197,6 +235,13 @@ mod tests {
         metrics.set_queue_length(3);
         metrics.count(Outcome::Done);
         metrics.stage_took(Stage::Caption, Duration::from_millis(300));
+        metrics.aligned(
+            Variant::Lyrical,
+            &ClapAlignment {
+                emotion: 0.3,
+                music_text: 0.1,
+            },
+        );
         let guard = metrics.websocket_opened();
         let text = metrics.render();
         assert!(text.contains("ekphrasis_queue_length 3"), "{text}");
@@ -209,6 +254,12 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ekphrasis_websockets 1"), "{text}");
+        assert!(
+            text.contains(
+                r#"ekphrasis_clap_alignment_count{variant="lyrical",text="music_text"} 1"#
+            ),
+            "{text}"
+        );
         drop(guard);
         assert!(metrics.render().contains("ekphrasis_websockets 0"));
     }

@@ -89,6 +89,7 @@ pub fn start_jobs(
     let (dirs, demo) = ModelDirs::for_server(
         config.models.as_deref(),
         &config.variant_musicgen,
+        config.clap.as_deref(),
         config.demo,
         &config.data,
     )?;

@@ -101,8 +101,22 @@ pub struct TrackInfo {
     /// True when the tiny demo models made it.
     #[serde(default)]
     pub demo: bool,
+    /// How closely the music matches its words, by CLAP (when the server has a CLAP model).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clap: Option<ClapAlignment>,
     /// Seconds since 1970-01-01 UTC.
     pub created_at: i64,
+}
+
+/// How closely a track's music matches words: the cosine of CLAP's audio and text embeddings
+/// (−1 to 1; the paper's CLAP score), once for "{emotion} song" (the paper's Fig. 3) and once
+/// for the text MusicGen composed from (the description in the lyrical and optimized variants).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClapAlignment {
+    /// Against "{emotion} song", the emotion being the labeller's.
+    pub emotion: f32,
+    /// Against the text MusicGen was conditioned on.
+    pub music_text: f32,
 }
 
 /// One painting of the gallery: `GET /api/gallery` answers a list of them.

@@ -1,9 +1,12 @@
 // The whole product in Chromium with the tiny demo models: a painting uploaded, the four stages
 // shown as they happen, the music streamed and played as it arrives (every sample the page
 // schedules is a sample the server stored), the share link opened in a fresh page and played,
-// the track still there after the server restarts, and a gallery painting picked and composed.
+// the track still there after the server restarts, a gallery painting picked and composed, and,
+// with a CLAP model, the track page showing how closely the music matches its words.
 import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import {
   RECORD_SCHEDULED, landscapePng, openPage, serverAndBrowser, startServer, wavSamples,
 } from './harness.mjs';
@@ -16,6 +19,16 @@ async function setSeconds(page, seconds) {
     input.dispatchEvent(new Event('input', { bubbles: true }));
     input.dispatchEvent(new Event('change', { bubbles: true }));
   }, seconds);
+}
+
+/** Uploads a small landscape through the file input and waits until the server has it. */
+async function uploadLandscape(page, width, height) {
+  await page.locator('input[data-testid=file-input]').setInputFiles({
+    name: 'landscape.png',
+    mimeType: 'image/png',
+    buffer: landscapePng(width, height),
+  });
+  await page.locator('[data-testid=upload-status][data-state=uploaded]').waitFor({ timeout: 20_000 });
 }
 
 async function shareUrl(page) {
@@ -37,12 +50,7 @@ test('a painting becomes music that plays as it streams, shared and kept across 
   await page.locator('[data-testid=demo-banner]').waitFor();
   assert.match(await page.locator('[data-testid=demo-banner]').innerText(), /noise/i);
 
-  await page.locator('input[data-testid=file-input]').setInputFiles({
-    name: 'landscape.png',
-    mimeType: 'image/png',
-    buffer: landscapePng(64, 48),
-  });
-  await page.locator('[data-testid=upload-status][data-state=uploaded]').waitFor({ timeout: 20_000 });
+  await uploadLandscape(page, 64, 48);
   await setSeconds(page, 3);
   await page.locator('[data-testid=compose]').click();
 
@@ -139,4 +147,32 @@ test('a gallery painting is picked and composed', async () => {
   const info = await (await page.request.get(`${app.server.url}/api/tracks/${url.split('/t/')[1]}`)).json();
   assert.equal(info.gallery, id);
   assert.deepEqual(errors, []);
+});
+
+test('with a CLAP model the track page says how closely the music matches the words', async () => {
+  const clap = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'tests', 'data', 'clap-tiny');
+  const server = await startServer(['--clap', clap]);
+  try {
+    const { page, errors } = await openPage(app.browser, server.url);
+    await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
+    await uploadLandscape(page, 40, 30);
+    await setSeconds(page, 1);
+    await page.locator('[data-testid=compose]').click();
+    const url = await shareUrl(page);
+    const info = await (await page.request.get(`${server.url}/api/tracks/${url.split('/t/')[1]}`)).json();
+    assert.equal(typeof info.clap.emotion, 'number');
+    assert.equal(typeof info.clap.music_text, 'number');
+
+    await page.goto(url);
+    await page.locator('[data-testid=clap-alignment]').waitFor({ timeout: 20_000 });
+    for (const [testid, value] of [['clap-emotion', info.clap.emotion], ['clap-music-text', info.clap.music_text]]) {
+      const shown = await page.locator(`[data-testid=${testid}]`).innerText();
+      const number = Number(shown.split(' ')[0].replace('\u2212', '-'));
+      assert.ok(Math.abs(number - value) <= 0.0051, `${testid}: "${shown}" shows ${value}`);
+    }
+    assert.match(await page.locator('[data-testid=clap-alignment]').innerText(), /song/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await server.stop();
+  }
 });

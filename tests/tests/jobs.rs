@@ -589,3 +589,52 @@ async fn each_variant_composes_with_its_own_tuned_musicgen_and_the_track_says_wh
         assert!(info.model_revisions.contains_key("musicgen-lyrical"));
     }
 }
+
+#[tokio::test]
+async fn a_server_with_clap_records_how_each_track_matches_its_words() {
+    let clap_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../models/tests/data/clap-tiny");
+    let server = TestServer::start_with(|config| config.clap = Some(clap_dir.clone())).await;
+    let image = upload(&server).await;
+    let mut client = WsClient::handshake(&server.ws_url()).await;
+    let mut generate = request(&image, 1.0, 8);
+    generate.variant = Some(Variant::Lyrical);
+    client.send(&ClientMsg::Generate(generate)).await;
+    let (track, _) = done(&client.collect_job().await);
+    let info = track_info(&server, &track).await;
+    let alignment = info.clap.expect("the track records its CLAP alignment");
+
+    // The same figures from the stored audio (16-bit, so within rounding) and the two texts.
+    let clap =
+        ekphrasis_models::eval::clap::Clap::load(&clap_dir, &candle_core::Device::Cpu).unwrap();
+    let music: Vec<f32> = wav_samples(&server, &track)
+        .await
+        .iter()
+        .map(|&s| f32::from(s) / 32768.0)
+        .collect();
+    let audio =
+        ekphrasis_server::evaluation::judges::clap_audio(&clap, &music, info.sample_rate).unwrap();
+    let cosine = |text: &str| {
+        let text = clap.text_embedding(text).unwrap();
+        ekphrasis_models::eval::metrics::clap_score::cosine(&audio, &text).unwrap() as f32
+    };
+    let emotion = cosine(&format!("{} song", info.emotion.as_str()));
+    let music_text = cosine(&info.music_text);
+    assert!(
+        (alignment.emotion - emotion).abs() < 1e-3,
+        "{alignment:?} vs {emotion}"
+    );
+    assert!(
+        (alignment.music_text - music_text).abs() < 1e-3,
+        "{alignment:?} vs {music_text}"
+    );
+    assert_eq!(
+        metric(
+            &server,
+            r#"ekphrasis_clap_alignment_count{variant="lyrical",text="emotion"}"#
+        )
+        .await,
+        Some(1.0)
+    );
+    server.stop().await;
+}

@@ -219,10 +219,37 @@ fn Track(info: TrackInfo, gallery: Signal<Option<GalleryList>>) -> impl IntoView
                         {format!("{} variant: ", title_case(info.settings.variant.as_str()))}
                         {info.settings.variant.explanation()}
                     </p>
+                    {info.clap.map(|clap| {
+                        let emotion = info.emotion.as_str();
+                        view! {
+                            <h3 class="track-section">"How closely the music matches the words"</h3>
+                            <dl class="alignment" data-testid="clap-alignment">
+                                <dt>{format!("\u{201c}{emotion} song\u{201d}")}</dt>
+                                <dd data-testid="clap-emotion">{alignment_words(clap.emotion)}</dd>
+                                <dt>"What the composer heard"</dt>
+                                <dd data-testid="clap-music-text">{alignment_words(clap.music_text)}</dd>
+                            </dl>
+                            <p class="note">
+                                "CLAP's cosine of the music and the words, from \u{2212}1 to 1 (the paper's tuned models average 0.08 to 0.13)."
+                            </p>
+                        }
+                    })}
                 </section>
             </div>
         </article>
     }
+}
+
+/// A CLAP cosine as the page shows it: two decimals, a true minus sign, and a word for it.
+pub fn alignment_words(cosine: f32) -> String {
+    let word = match cosine {
+        c if c >= 0.3 => "close",
+        c if c >= 0.1 => "fair",
+        c if c >= 0.0 => "loose",
+        _ => "unrelated",
+    };
+    let number = format!("{cosine:.2}").replace('-', "\u{2212}");
+    format!("{number} ({word})")
 }
 
 /// The day a track was made, e.g. `2 December 2026`.
@@ -234,4 +261,17 @@ fn made_on(created_at: i64) -> String {
         let _ = js_sys::Reflect::set(&options, &key.into(), &value.into());
     }
     String::from(date.to_locale_date_string("en-GB", &options))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alignment_reads_as_a_number_and_a_word() {
+        assert_eq!(alignment_words(0.347), "0.35 (close)");
+        assert_eq!(alignment_words(0.12), "0.12 (fair)");
+        assert_eq!(alignment_words(0.0), "0.00 (loose)");
+        assert_eq!(alignment_words(-0.05), "\u{2212}0.05 (unrelated)");
+    }
 }

@@ -84,7 +84,53 @@ impl MusicReader {
     }
 }
 
+/// An audio file (not MIDI) at its own rate, as the metrics read it before each model's own
+/// resampling: the channels averaged, and the first channel alone (audioldm_eval's PANNs input).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeAudio {
+    pub mono: Mono,
+    /// The first channel, when the file has more than one.
+    pub first_channel: Option<Vec<f32>>,
+}
+
+impl NativeAudio {
+    /// The first channel (the whole file when it is mono).
+    pub fn first_channel(&self) -> &[f32] {
+        self.first_channel.as_deref().unwrap_or(&self.mono.samples)
+    }
+}
+
+/// Reads an audio file (not MIDI) at its own rate.
+pub fn read_native(path: &Path) -> anyhow::Result<NativeAudio> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
+    let (mono, first_channel) = decode_keeping_first(stream, path)
+        .with_context(|| format!("{}: not readable as music", path.display()))?;
+    Ok(NativeAudio {
+        mono,
+        first_channel,
+    })
+}
+
 fn decode(stream: MediaSourceStream, path: &Path) -> anyhow::Result<Mono> {
+    let (mono, _) = decode_channels(stream, path, false)?;
+    Ok(mono)
+}
+
+fn decode_keeping_first(
+    stream: MediaSourceStream,
+    path: &Path,
+) -> anyhow::Result<(Mono, Option<Vec<f32>>)> {
+    decode_channels(stream, path, true)
+}
+
+/// Decodes to mono (the channels averaged) and, when `keep_first` and there are several
+/// channels, the first channel too.
+fn decode_channels(
+    stream: MediaSourceStream,
+    path: &Path,
+    keep_first: bool,
+) -> anyhow::Result<(Mono, Option<Vec<f32>>)> {
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
         hint.with_extension(ext);
@@ -113,6 +159,8 @@ fn decode(stream: MediaSourceStream, path: &Path) -> anyhow::Result<Mono> {
         .context("unsupported audio codec")?;
     let most = (MAX_SECONDS * f64::from(sample_rate)) as usize;
     let mut samples = Vec::new();
+    let mut first = Vec::new();
+    let mut several_channels = false;
     let mut buffer: Option<SampleBuffer<f32>> = None;
     loop {
         let packet = match format.next_packet() {
@@ -140,6 +188,10 @@ fn decode(stream: MediaSourceStream, path: &Path) -> anyhow::Result<Mono> {
         };
         buffer.copy_interleaved_ref(decoded);
         let scale = 1.0 / channels as f32;
+        if keep_first && channels > 1 {
+            several_channels = true;
+            first.extend(buffer.samples().iter().step_by(channels));
+        }
         samples.extend(
             buffer
                 .samples()
@@ -148,16 +200,18 @@ fn decode(stream: MediaSourceStream, path: &Path) -> anyhow::Result<Mono> {
         );
         if samples.len() >= most {
             samples.truncate(most);
+            first.truncate(most);
             break;
         }
     }
     if samples.is_empty() {
         bail!("no audio samples");
     }
-    Ok(Mono {
+    let mono = Mono {
         samples,
         sample_rate,
-    })
+    };
+    Ok((mono, several_channels.then_some(first)))
 }
 
 /// `samples` cut or zero-padded to exactly `len`.

@@ -9,6 +9,7 @@
 //! - [`chain`]: the whole chain at full size, each stage and the time to first audio.
 //! - [`server`]: the server's job runtime per variant, time to first audio and to a stored track.
 //! - [`train`]: MusicGen fine-tuning steps per second and the arithmetic of the paper's step.
+//! - [`eval`]: the metrics' listening models, seconds per minute of audio.
 
 use clap::Subcommand;
 
@@ -17,6 +18,7 @@ pub mod chain;
 pub mod compose;
 pub mod emotion;
 pub mod enhance;
+pub mod eval;
 pub mod server;
 pub mod train;
 
@@ -37,6 +39,9 @@ pub enum BenchCommand {
     Server(Box<server::BenchServerArgs>),
     /// MusicGen fine-tuning: steps per second, memory, the FLOPs of the paper's step.
     Train(train::BenchTrainArgs),
+    /// The metrics' listening models (VGGish, PANNs CNN14, CLAP) and THD: seconds per minute
+    /// of audio, peak memory.
+    Eval(eval::BenchEvalArgs),
 }
 
 /// Runs a benchmark.
@@ -49,6 +54,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Chain(args) => chain::run(args),
         BenchCommand::Server(args) => server::run(*args),
         BenchCommand::Train(args) => train::run(args),
+        BenchCommand::Eval(args) => eval::run(args),
     }
 }
 

@@ -109,6 +109,27 @@ pub const MUSICGEN: Checkpoint = Checkpoint {
 /// Every checkpoint `ekphrasis models fetch` downloads, in the chain's order.
 pub const DEFAULTS: [Checkpoint; 5] = [RESNET, CLIP, BLIP, FALCON, MUSICGEN];
 
+/// LAION CLAP (HTSAT audio tower, RoBERTa text tower), judging how well music matches words:
+/// the paper's CLAP score and each track's alignment. `laion/larger_clap_music` loads the same way.
+pub const CLAP: Checkpoint = Checkpoint {
+    role: "clap",
+    purpose: "how closely music matches words (CLAP)",
+    hub_id: "laion/clap-htsat-unfused",
+    files: Files {
+        required: &["config.json", "preprocessor_config.json", "tokenizer.json"],
+        weights: WEIGHTS,
+    },
+    model_type: "clap",
+    sentinels: &[
+        "audio_model.audio_encoder.patch_embed.proj.weight",
+        "text_model.embeddings.word_embeddings.weight",
+    ],
+    licence: "Apache-2.0",
+};
+
+/// Hub checkpoints for evaluation only, fetched when asked for by name.
+pub const EVALUATION: [Checkpoint; 1] = [CLAP];
+
 /// The directory for `checkpoint`: `flag` (a directory or hub id) if given, else
 /// `MODELS/<role>/` if it exists, else the default hub id (cache, then download).
 pub fn locate(

@@ -6,8 +6,11 @@
 //! - [`labeller`]: which emotion labeller to run (a trained model or zero-shot CLIP), loading it.
 //! - [`model_set`]: one directory per role for the server (`--models`, the cache, the demo
 //!   models), their revisions, loading them into a pipeline.
+//! - [`published`]: the evaluation checkpoints published as single files (VGGish, PANNs CNN14):
+//!   their cache, downloads and pins.
 
 pub mod catalog;
 pub mod hub;
 pub mod labeller;
 pub mod model_set;
+pub mod published;

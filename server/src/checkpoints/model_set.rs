@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use ekphrasis_models::blip::Blip;
 use ekphrasis_models::device::{DeviceChoice, compute_dtype};
+use ekphrasis_models::eval::clap::Clap;
 use ekphrasis_models::falcon_rw::FalconRw;
 use ekphrasis_models::musicgen::{MusicGen, Quantization};
 use ekphrasis_models::pipeline::{Models, Pipeline};
@@ -32,6 +33,9 @@ pub struct ModelDirs {
     pub musicgen: Option<PathBuf>,
     /// Fine-tuned MusicGens, one a variant at most (the optimized variant needs one).
     pub tuned: Vec<(Variant, PathBuf)>,
+    /// CLAP, which judges how closely each finished track matches its words (optional; not
+    /// part of the chain and not among the revisions that key a track's music).
+    pub clap: Option<PathBuf>,
 }
 
 /// How to load.
@@ -76,6 +80,7 @@ impl ModelDirs {
             falcon: Some(role(&catalog::FALCON)?),
             musicgen: Some(role(&catalog::MUSICGEN)?),
             tuned: Vec::new(),
+            clap: Some(models.join(catalog::CLAP.role)).filter(|d| d.is_dir()),
         })
     }
 
@@ -117,6 +122,7 @@ impl ModelDirs {
             falcon,
             musicgen,
             tuned: Vec::new(),
+            clap: hub::cached_only(catalog::CLAP.hub_id, &catalog::CLAP.files),
         })
     }
 
@@ -141,9 +147,12 @@ impl ModelDirs {
     /// The models `ekphrasis serve` (and `gallery render`) run: the tiny demo set when asked
     /// for; else every role from `models` when given (an error names what is missing there);
     /// else the Hugging Face cache; else, saying why, the demo set. True when it is the demo.
+    /// `clap`, when given, is the CLAP model that judges each track (else `MODELS/clap/` or the
+    /// cached laion/clap-htsat-unfused, if there).
     pub fn for_server(
         models: Option<&Path>,
         tuned: &[(Variant, PathBuf)],
+        clap: Option<&Path>,
         demo: bool,
         data: &Path,
     ) -> anyhow::Result<(Self, bool)> {
@@ -171,6 +180,12 @@ impl ModelDirs {
             }
         }
         dirs.tuned = tuned.to_vec();
+        if let Some(dir) = clap {
+            if !dir.is_dir() {
+                anyhow::bail!("the CLAP model {} is not a folder", dir.display());
+            }
+            dirs.clap = Some(dir.to_path_buf());
+        }
         Ok((dirs, demo))
     }
 
@@ -266,6 +281,19 @@ impl ModelDirs {
                 .map(|(variant, dir)| Ok((*variant, composer(dir)?)))
                 .collect::<anyhow::Result<_>>()?,
         }))
+    }
+}
+
+impl ModelDirs {
+    /// Loads CLAP, when there is one, on the chain's device in f32.
+    pub fn load_judge(&self, options: &LoadOptions) -> anyhow::Result<Option<Clap>> {
+        let Some(dir) = &self.clap else {
+            return Ok(None);
+        };
+        let device = options.device.open()?;
+        Clap::load(dir, &device)
+            .map(Some)
+            .with_context(|| format!("loading CLAP from {}", dir.display()))
     }
 }
 

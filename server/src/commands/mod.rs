@@ -8,6 +8,8 @@
 //! - [`dataset`]: `dataset build` and `dataset texts`, the painting–music data set.
 //! - [`describe`], [`generate`]: the chain's first three stages, or all four.
 //! - [`train`]: `train emotion` (the emotion labeller's head), `train musicgen` (fine-tuning).
+//! - [`eval`]: the paper's music metrics over two folders; [`experiment`]: the paper's whole
+//!   experiment (test split → each variant's music → Table II and Fig. 3).
 //! - [`models`]: `models fetch` (the default checkpoints), `models tiny` (tiny demo models).
 //! - [`gallery`]: `gallery render`, a stored track for every gallery painting.
 //!
@@ -21,6 +23,8 @@ pub mod describe;
 pub mod emotion;
 pub mod encode;
 pub mod enhance;
+pub mod eval;
+pub mod experiment;
 pub mod gallery;
 pub mod generate;
 pub mod models;

@@ -1,5 +1,6 @@
 //! `ekphrasis models`: `fetch` downloads every default checkpoint into the standard Hugging Face
-//! cache (with progress bars) and verifies it, after which everything works offline from that
+//! cache (with progress bars) and verifies it (and, by name, the evaluation models: CLAP from the
+//! hub, VGGish and PANNs CNN14 from their publishers, checked against their pins), after which everything works offline from that
 //! cache; `tiny` writes a set of tiny random-weight models in the real layouts, so the product
 //! runs offline for demos and tests (its music is noise); `import-audiocraft` turns the LM
 //! weights audiocraft saves (the paper's authors' fine-tuned MusicGen) into a complete checkpoint
@@ -15,11 +16,13 @@ use ekphrasis_models::musicgen::finetune::save::{base_tensors, write_checkpoint}
 
 use crate::checkpoints::catalog::{self, Checkpoint};
 use crate::checkpoints::hub;
+use crate::checkpoints::published::{self, PublishedFile};
 
 /// `ekphrasis models …`
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
-    /// Download every default checkpoint into the Hugging Face cache and check it.
+    /// Download every default checkpoint into the Hugging Face cache and check it (`--only
+    /// vggish,panns,clap` brings the evaluation models).
     Fetch(FetchArgs),
     /// Write tiny random-weight models (emotion, clip, blip, falcon, musicgen; what they make is
     /// noise) for offline demos and tests.
@@ -46,7 +49,8 @@ pub struct ImportArgs {
 /// Flags of `ekphrasis models fetch`.
 #[derive(Debug, Args)]
 pub struct FetchArgs {
-    /// Only these roles (resnet, clip, blip, falcon, musicgen); all by default.
+    /// Only these models: the chain's roles (resnet, clip, blip, falcon, musicgen; all of them
+    /// by default) or the evaluation models (vggish, panns, clap), which are fetched only by name.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
 }
@@ -113,40 +117,71 @@ fn import_audiocraft(args: &ImportArgs) -> anyhow::Result<()> {
 fn fetch(args: &FetchArgs) -> anyhow::Result<()> {
     let wanted = selected(&args.only)?;
     let mut failed = Vec::new();
-    for checkpoint in wanted {
-        println!(
-            "{} ({}): {}",
-            checkpoint.role, checkpoint.purpose, checkpoint.hub_id
-        );
-        let outcome = hub::resolve(checkpoint.hub_id, &checkpoint.files)
-            .and_then(|dir| catalog::verify(&checkpoint, &dir).map(|()| dir));
+    for item in wanted {
+        let outcome = match item {
+            Fetchable::Hub(checkpoint) => {
+                println!(
+                    "{} ({}): {}",
+                    checkpoint.role, checkpoint.purpose, checkpoint.hub_id
+                );
+                hub::resolve(checkpoint.hub_id, &checkpoint.files)
+                    .and_then(|dir| catalog::verify(&checkpoint, &dir).map(|()| dir))
+            }
+            Fetchable::File(file) => {
+                println!("{} ({}): {}", file.role, file.purpose, file.url);
+                published::fetch(&file)
+            }
+        };
         match outcome {
             Ok(dir) => println!("  ok: {}", dir.display()),
             Err(e) => {
                 println!("  failed: {e:#}");
-                failed.push(checkpoint.role);
+                failed.push(item.role());
             }
         }
     }
     if !failed.is_empty() {
         bail!("could not fetch: {}", failed.join(", "));
     }
-    println!("every model is in the Hugging Face cache; the product now works offline");
+    println!("every model asked for is cached; it now works offline");
     Ok(())
 }
 
-fn selected(only: &[String]) -> anyhow::Result<Vec<Checkpoint>> {
-    if only.is_empty() {
-        return Ok(catalog::DEFAULTS.to_vec());
+/// What `models fetch` can bring: a hub checkpoint or a publisher's single file.
+#[derive(Debug, Clone, Copy)]
+enum Fetchable {
+    Hub(Checkpoint),
+    File(PublishedFile),
+}
+
+impl Fetchable {
+    fn role(&self) -> &'static str {
+        match self {
+            Fetchable::Hub(c) => c.role,
+            Fetchable::File(f) => f.role,
+        }
     }
+}
+
+/// The chain's checkpoints by default; by name, those and the evaluation models too.
+fn selected(only: &[String]) -> anyhow::Result<Vec<Fetchable>> {
+    if only.is_empty() {
+        return Ok(catalog::DEFAULTS.map(Fetchable::Hub).to_vec());
+    }
+    let known: Vec<Fetchable> = catalog::DEFAULTS
+        .iter()
+        .chain(&catalog::EVALUATION)
+        .map(|c| Fetchable::Hub(*c))
+        .chain(published::FILES.iter().map(|f| Fetchable::File(*f)))
+        .collect();
     only.iter()
         .map(|role| {
-            catalog::DEFAULTS
+            known
                 .iter()
-                .find(|c| c.role == role)
+                .find(|k| k.role() == role)
                 .copied()
                 .ok_or_else(|| {
-                    let roles: Vec<_> = catalog::DEFAULTS.iter().map(|c| c.role).collect();
+                    let roles: Vec<_> = known.iter().map(Fetchable::role).collect();
                     anyhow::anyhow!("no model role `{role}`: choose from {}", roles.join(", "))
                 })
         })

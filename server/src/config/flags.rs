@@ -50,6 +50,10 @@ pub struct ServeArgs {
     /// a comma-separated list). A variant without one composes with the base MusicGen.
     #[arg(long, env = "EKPHRASIS_VARIANT_MUSICGEN", value_delimiter = ',', value_parser = parse_variant_dir)]
     pub variant_musicgen: Vec<(Variant, PathBuf)>,
+    /// A CLAP checkpoint folder (Hugging Face layout) that judges how closely each new track
+    /// matches its words [default: MODELS/clap/, else laion/clap-htsat-unfused if cached].
+    #[arg(long, env = "EKPHRASIS_CLAP")]
+    pub clap: Option<PathBuf>,
     /// auto, cpu, cuda or cuda:N [default: auto].
     #[arg(long, env = "EKPHRASIS_DEVICE")]
     pub device: Option<String>,
@@ -113,6 +117,7 @@ impl ServeArgs {
                 },
                 self.optimized_musicgen.or(file.optimized_musicgen),
             )?,
+            clap: self.clap.or(file.clap),
             device: match self.device.or(file.device) {
                 Some(text) => text
                     .parse()

@@ -44,6 +44,8 @@ pub struct ServeConfig {
     /// Fine-tuned MusicGens, one a variant at most (`--variant-musicgen VARIANT=DIR`; the
     /// optimized variant needs one, the others compose with the base MusicGen without).
     pub variant_musicgen: Vec<(Variant, PathBuf)>,
+    /// The CLAP model that judges each track's alignment with its words (`--clap DIR`).
+    pub clap: Option<PathBuf>,
     /// Where the models run.
     pub device: DeviceChoice,
     /// Falcon-RW's and MusicGen's decoder weights quantized (faster on a CPU).
@@ -86,6 +88,7 @@ impl ServeConfig {
             gallery: PathBuf::from(Self::DEFAULT_GALLERY),
             demo: false,
             variant_musicgen: Vec::new(),
+            clap: None,
             device: DeviceChoice::Auto,
             quantize: None,
             workers: 1,

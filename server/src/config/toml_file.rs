@@ -24,6 +24,7 @@ pub struct ConfigFile {
     pub optimized_musicgen: Option<PathBuf>,
     /// `["lyrical=DIR", …]`, as the flag takes them.
     pub variant_musicgen: Option<Vec<String>>,
+    pub clap: Option<PathBuf>,
     pub device: Option<String>,
     pub quantize: Option<String>,
     pub workers: Option<usize>,

@@ -89,6 +89,7 @@ pub fn track_info(record: &TrackRecord) -> TrackInfo {
         compressed_url: format!("/api/tracks/{id}/audio.ogg"),
         model_revisions: record.model_revisions.clone(),
         demo: record.demo,
+        clap: record.clap,
         created_at: record.created_at,
     }
 }

@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use ekphrasis_shared::api::ClapAlignment;
 use ekphrasis_shared::domain::{Stage, StageResult, StageState};
 use ekphrasis_shared::protocol::SampleEncoding;
 use ekphrasis_shared::{AudioFrame, ErrorCode, ImageId, JobId, ServerMsg, Settings};
@@ -40,6 +41,7 @@ struct Progress {
     stage_started: HashMap<Stage, Instant>,
     results: Vec<StageResult>,
     music_text: Option<String>,
+    clap: Option<ClapAlignment>,
     sample_rate: Option<u32>,
     pcm: Vec<i16>,
     frames: Audio,
@@ -132,6 +134,12 @@ impl Driver {
                         progress.pcm.extend_from_slice(&pcm);
                     }
                 }
+                WorkerUpdate::Aligned(alignment) => {
+                    self.shared
+                        .metrics
+                        .aligned(self.settings.variant, &alignment);
+                    progress.clap = Some(alignment);
+                }
                 WorkerUpdate::Completed => break self.complete(&mut progress).await,
                 WorkerUpdate::Failed { code, message } => {
                     let (code, message, outcome) = match (code, self.control.reason()) {
@@ -196,6 +204,7 @@ impl Driver {
             texts,
             model_revisions,
             demo: info.demo,
+            clap: progress.clap,
             sample_rate: progress.sample_rate.unwrap_or(info.sample_rate),
             pcm: std::mem::take(&mut progress.pcm),
         };

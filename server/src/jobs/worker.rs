@@ -1,5 +1,6 @@
 //! A worker thread: it loads and warms its own copy of the models, then runs one job at a time
-//! from the queue, reporting each stage and each PCM chunk the moment the pipeline produces it.
+//! from the queue, reporting each stage and each PCM chunk the moment the pipeline produces it,
+//! and, when it has a CLAP model, how closely each finished piece matches its words.
 //! Model compute never runs on the async runtime; a panic inside a job fails that job only.
 
 use std::panic::AssertUnwindSafe;
@@ -7,10 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+use anyhow::Context;
 use bytes::Bytes;
 use ekphrasis_models::error::Error as ModelError;
+use ekphrasis_models::eval::clap::Clap;
+use ekphrasis_models::eval::metrics::clap_score;
 use ekphrasis_models::musicgen::Sampling;
-use ekphrasis_models::pipeline::{Event, Pipeline};
+use ekphrasis_models::pipeline::{self, Event, Pipeline};
+use ekphrasis_shared::api::ClapAlignment;
 use ekphrasis_shared::domain::{Stage, StageResult, Variant};
 use ekphrasis_shared::frame::f32_to_s16;
 use ekphrasis_shared::{ErrorCode, JobId, Settings};
@@ -21,6 +26,7 @@ use super::control::JobControl;
 use super::queue::{Queue, Waiting};
 use crate::chain_request;
 use crate::checkpoints::model_set::{LoadOptions, ModelDirs};
+use crate::evaluation::judges::clap_audio;
 use crate::upload;
 
 /// What a job asks the models for.
@@ -67,6 +73,9 @@ pub enum WorkerUpdate {
         sample_rate: u32,
         pcm: Vec<i16>,
     },
+    /// How closely the finished music matches its words (sent before `Completed`, when the
+    /// worker has a CLAP model).
+    Aligned(ClapAlignment),
     /// Every stage the job needed is done.
     Completed,
     /// The job stopped.
@@ -88,18 +97,20 @@ pub fn run(
 ) {
     let started = Instant::now();
     let loaded = dirs.load(&options).and_then(|mut pipeline| {
+        let judge = dirs.load_judge(&options)?;
         let loaded_after = started.elapsed();
         warm(&mut pipeline)?;
         tracing::info!(
             worker = index,
             load_s = loaded_after.as_secs_f64(),
             warm_s = (started.elapsed() - loaded_after).as_secs_f64(),
+            clap = judge.is_some(),
             "models loaded and warm"
         );
-        Ok(pipeline)
+        Ok((pipeline, judge))
     });
-    let mut pipeline = match loaded {
-        Ok(pipeline) => {
+    let (mut pipeline, judge) = match loaded {
+        Ok((pipeline, judge)) => {
             let models = pipeline.models();
             let rate = models
                 .musicgen
@@ -107,7 +118,7 @@ pub fn run(
                 .or(models.tuned.first().map(|(_, m)| m))
                 .map_or(0, |m| m.sample_rate());
             let _ = ready.send(Ok(rate));
-            pipeline
+            (pipeline, judge)
         }
         Err(e) => {
             let _ = ready.send(Err(e));
@@ -117,7 +128,7 @@ pub fn run(
     while let Some(item) = queue.pop() {
         let (id, updates) = (item.id, item.updates.clone());
         let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            run_job(&mut pipeline, item, max_pixels)
+            run_job(&mut pipeline, judge.as_ref(), item, max_pixels)
         }));
         if outcome.is_err() {
             tracing::error!(job = %id, "a job panicked; the worker goes on");
@@ -149,7 +160,7 @@ fn warm(pipeline: &mut Pipeline) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run_job(pipeline: &mut Pipeline, item: WorkItem, max_pixels: u64) {
+fn run_job(pipeline: &mut Pipeline, judge: Option<&Clap>, item: WorkItem, max_pixels: u64) {
     let send = |update| {
         let _ = item.updates.send(update);
     };
@@ -176,6 +187,9 @@ fn run_job(pipeline: &mut Pipeline, item: WorkItem, max_pixels: u64) {
         .musicgen
         .as_ref()
         .map_or(32_000, |m| m.sample_rate());
+    // The whole piece, for CLAP to judge once it is finished.
+    let mut music: Vec<f32> = Vec::new();
+    let keep_music = judge.is_some() && item.kind == JobKind::Generate;
     let mut on_event = |event: Event<'_>| match event {
         Event::Started(stage) => send(WorkerUpdate::Started(stage)),
         Event::Emotion(reading) => send(WorkerUpdate::Finished(StageResult::Emotion {
@@ -191,24 +205,57 @@ fn run_job(pipeline: &mut Pipeline, item: WorkItem, max_pixels: u64) {
             fallback: description.fallback,
         })),
         Event::Composing(text) => send(WorkerUpdate::Composing(text.to_owned())),
-        Event::Audio(pcm) => send(WorkerUpdate::Audio {
-            sample_rate,
-            pcm: pcm.iter().copied().map(f32_to_s16).collect(),
-        }),
+        Event::Audio(pcm) => {
+            if keep_music {
+                music.extend_from_slice(pcm);
+            }
+            send(WorkerUpdate::Audio {
+                sample_rate,
+                pcm: pcm.iter().copied().map(f32_to_s16).collect(),
+            })
+        }
     };
     let cancel = item.control.flag();
     let outcome = match item.kind {
         JobKind::Generate => pipeline
             .run(&image, &request, &mut on_event, cancel)
-            .map(|_| ()),
+            .map(Some),
         JobKind::Describe => pipeline
             .describe(&image, &request, &mut on_event, cancel)
-            .map(|_| ()),
+            .map(|_| None),
     };
-    send(match outcome {
+    if let (Ok(Some(made)), Some(clap)) = (&outcome, judge) {
+        match align(clap, &music, sample_rate, made) {
+            Ok(alignment) => send(WorkerUpdate::Aligned(alignment)),
+            // The music stands without its score.
+            Err(e) => tracing::warn!(job = %item.id, error = format!("{e:#}"), "CLAP failed"),
+        }
+    }
+    send(match outcome.map(|_| ()) {
         Ok(()) => WorkerUpdate::Completed,
         Err(error) => failure(item.id, error),
     });
+}
+
+/// How closely `music` matches "{emotion} song" and the text it was composed from.
+fn align(
+    clap: &Clap,
+    music: &[f32],
+    sample_rate: u32,
+    made: &pipeline::Outcome,
+) -> anyhow::Result<ClapAlignment> {
+    let audio = clap_audio(clap, music, sample_rate)?;
+    let emotion = clap.text_embedding(&format!("{} song", made.reading.label))?;
+    let music_text = clap.text_embedding(&made.music_text)?;
+    let cosine = |text: &[f32]| {
+        clap_score::cosine(&audio, text)
+            .map(|c| c as f32)
+            .context("CLAP gave an empty embedding")
+    };
+    Ok(ClapAlignment {
+        emotion: cosine(&emotion)?,
+        music_text: cosine(&music_text)?,
+    })
 }
 
 fn failure(job: JobId, error: ModelError) -> WorkerUpdate {

@@ -9,10 +9,16 @@ use anyhow::Context;
 use rusqlite::Connection;
 
 /// The schema's versions, in order; `PRAGMA user_version` records how many are applied.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../migrations/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../migrations/0001_init.sql"),
+    ),
+    (
+        "0002_clap_alignment.sql",
+        include_str!("../../migrations/0002_clap_alignment.sql"),
+    ),
+];
 
 /// A handle on the database, cheaply cloned.
 #[derive(Clone)]

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use ekphrasis_shared::api::ClapAlignment;
 use ekphrasis_shared::domain::{Emotion, EmotionProbabilities, Variant};
 use ekphrasis_shared::ids::GalleryId;
 use ekphrasis_shared::{ImageId, ImageRef, Settings, TrackId};
@@ -24,6 +25,8 @@ pub struct NewTrack {
     pub texts: TrackTexts,
     pub model_revisions: BTreeMap<String, String>,
     pub demo: bool,
+    /// How closely the music matches its words, when a CLAP model judged it.
+    pub clap: Option<ClapAlignment>,
     pub sample_rate: u32,
     /// Mono 16-bit samples.
     pub pcm: Vec<i16>,
@@ -52,6 +55,7 @@ pub struct TrackRecord {
     pub texts: TrackTexts,
     pub model_revisions: BTreeMap<String, String>,
     pub demo: bool,
+    pub clap: Option<ClapAlignment>,
     pub sample_rate: u32,
     pub samples: u64,
     pub created_at: i64,
@@ -115,7 +119,8 @@ pub struct TrackStore {
 
 const COLUMNS: &str = "id, image_id, gallery_id, variant, seconds, seed, top_k, temperature, \
      guidance, given_description, emotion, probabilities, labeller, caption, description, \
-     description_fallback, music_text, model_revisions, demo, sample_rate, samples, created_at";
+     description_fallback, music_text, model_revisions, demo, sample_rate, samples, created_at, \
+     clap_emotion, clap_music_text";
 
 impl TrackStore {
     /// Tracks over the database and blob store.
@@ -161,6 +166,7 @@ impl TrackStore {
             texts: track.texts.clone(),
             model_revisions: track.model_revisions.clone(),
             demo: track.demo,
+            clap: track.clap,
             sample_rate: track.sample_rate,
             samples: track.pcm.len() as u64,
             created_at: unix_now(),
@@ -274,9 +280,9 @@ fn insert(
         "INSERT OR IGNORE INTO tracks (id, request_key, image_id, gallery_id, variant, seconds, \
          seed, top_k, temperature, guidance, given_description, emotion, probabilities, \
          labeller, caption, description, description_fallback, music_text, model_revisions, \
-         demo, sample_rate, samples, wav_key, ogg_key, created_at) VALUES (?1, ?2, ?3, ?4, ?5, \
-         ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, \
-         ?24, ?25)",
+         demo, sample_rate, samples, wav_key, ogg_key, created_at, clap_emotion, \
+         clap_music_text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+         ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
         params![
             t.id.as_str(),
             request_key,
@@ -303,6 +309,8 @@ fn insert(
             TrackStore::wav_key(&t.id),
             TrackStore::ogg_key(&t.id),
             t.created_at,
+            t.clap.map(|c| c.emotion),
+            t.clap.map(|c| c.music_text),
         ],
     )?;
     Ok(changed == 1)
@@ -373,6 +381,16 @@ fn read(row: &Row<'_>) -> rusqlite::Result<TrackRecord> {
         },
         model_revisions,
         demo: row.get(18)?,
+        clap: match (
+            row.get::<_, Option<f32>>(22)?,
+            row.get::<_, Option<f32>>(23)?,
+        ) {
+            (Some(emotion), Some(music_text)) => Some(ClapAlignment {
+                emotion,
+                music_text,
+            }),
+            _ => None,
+        },
         sample_rate: row.get(19)?,
         samples: row.get::<_, i64>(20)? as u64,
         created_at: row.get(21)?,
@@ -413,6 +431,10 @@ mod tests {
             },
             model_revisions: revisions,
             demo: true,
+            clap: Some(ClapAlignment {
+                emotion: 0.25,
+                music_text: -0.125,
+            }),
             sample_rate: 8000,
             pcm: (0..8000).map(|i| (i % 200) as i16 * 100).collect(),
         }

@@ -327,7 +327,7 @@ mod tests {
     async fn start() -> Harness {
         let data = tempfile::tempdir().unwrap();
         let store = crate::store::open(data.path(), None).unwrap();
-        let (dirs, demo) = ModelDirs::for_server(None, &[], true, data.path()).unwrap();
+        let (dirs, demo) = ModelDirs::for_server(None, &[], None, true, data.path()).unwrap();
         let options = RuntimeOptions {
             workers: 1,
             queue_capacity: 4,

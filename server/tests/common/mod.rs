@@ -63,6 +63,11 @@ pub fn write_tone(path: &Path, freq: f32, seconds: f32) {
             (phase.sin() * 12_000.0) as i16
         })
         .collect();
+    write_wav(path, rate, 1, &samples);
+}
+
+/// A 16-bit PCM WAV file of interleaved `samples`.
+pub fn write_wav(path: &Path, rate: u32, channels: u16, samples: &[i16]) {
     let data_len = (samples.len() * 2) as u32;
     let mut bytes = Vec::with_capacity(44 + data_len as usize);
     bytes.extend_from_slice(b"RIFF");
@@ -70,15 +75,18 @@ pub fn write_tone(path: &Path, freq: f32, seconds: f32) {
     bytes.extend_from_slice(b"WAVEfmt ");
     bytes.extend_from_slice(&16u32.to_le_bytes());
     bytes.extend_from_slice(&1u16.to_le_bytes());
-    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&channels.to_le_bytes());
     bytes.extend_from_slice(&rate.to_le_bytes());
-    bytes.extend_from_slice(&(rate * 2).to_le_bytes());
-    bytes.extend_from_slice(&2u16.to_le_bytes());
+    bytes.extend_from_slice(&(rate * 2 * u32::from(channels)).to_le_bytes());
+    bytes.extend_from_slice(&(2 * channels).to_le_bytes());
     bytes.extend_from_slice(&16u16.to_le_bytes());
     bytes.extend_from_slice(b"data");
     bytes.extend_from_slice(&data_len.to_le_bytes());
     for s in samples {
         bytes.extend_from_slice(&s.to_le_bytes());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).expect("the WAV file's folder");
     }
     std::fs::write(path, bytes).expect("a written WAV file");
 }

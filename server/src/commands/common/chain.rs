@@ -108,6 +108,7 @@ pub fn load(chain: &ChainModels, variant: Variant, compose: bool) -> anyhow::Res
             (Some(dir), true) => vec![(variant, dir)],
             _ => Vec::new(),
         },
+        clap: None,
     };
     dirs.load(&LoadOptions {
         device: chain.device.parse::<DeviceChoice>()?,
