@@ -23,6 +23,8 @@ pub enum Outcome {
     Cancelled,
     TimedOut,
     Failed,
+    /// Refused at the door: the queue was full.
+    QueueFull,
 }
 
 impl Outcome {
@@ -34,6 +36,7 @@ impl Outcome {
             Outcome::Cancelled => "cancelled",
             Outcome::TimedOut => "timed_out",
             Outcome::Failed => "failed",
+            Outcome::QueueFull => "queue_full",
         }
     }
 }
@@ -234,6 +237,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.set_queue_length(3);
         metrics.count(Outcome::Done);
+        metrics.count(Outcome::QueueFull);
         metrics.stage_took(Stage::Caption, Duration::from_millis(300));
         metrics.aligned(
             Variant::Lyrical,
@@ -254,6 +258,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("ekphrasis_websockets 1"), "{text}");
+        assert!(
+            text.contains(r#"ekphrasis_jobs_total{outcome="queue_full"} 1"#),
+            "{text}"
+        );
         assert!(
             text.contains(
                 r#"ekphrasis_clap_alignment_count{variant="lyrical",text="music_text"} 1"#

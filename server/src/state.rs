@@ -44,6 +44,11 @@ impl AppState {
                 .await
                 .context("loading the models")??
         };
+        match store.tracks.sweep_orphans(ORPHAN_AGE).await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "deleted track files no track names"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "sweeping orphaned track files"),
+        }
         let index = config.static_dir.join("index.html");
         let index_html = match std::fs::read_to_string(&index) {
             Ok(text) => Some(Arc::from(text)),
@@ -66,6 +71,10 @@ impl AppState {
         })
     }
 }
+
+/// How old a track file no row names must be before the start-up sweep deletes it (younger, it
+/// may be a track another server is storing right now).
+pub const ORPHAN_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The gallery of `config`; none (with a warning) when its folder has no manifest.
 pub async fn open_gallery(config: &ServeConfig, store: &Store) -> anyhow::Result<Gallery> {

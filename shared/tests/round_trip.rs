@@ -166,6 +166,19 @@ fn wire_forms_match_docs_protocol_md() {
         serde_json::to_value(&format).unwrap(),
         json!({"type": "audio_format", "job": 1, "sample_rate": 32000, "channels": 1, "encoding": "s16le"})
     );
+
+    let describe: ClientMsg = serde_json::from_value(json!({
+        "type": "describe",
+        "image": {"upload": "0".repeat(64)},
+        "variant": "lyrical",
+        "seed": 42
+    }))
+    .unwrap();
+    assert!(matches!(describe, ClientMsg::Describe(ref r) if r.seed == Some(42)));
+    assert_eq!(
+        serde_json::to_value(ServerMsg::Described { job: JobId(7) }).unwrap(),
+        json!({"type": "described", "job": 7})
+    );
 }
 
 #[test]

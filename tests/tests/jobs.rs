@@ -437,6 +437,11 @@ async fn a_full_queue_refuses_in_plain_words() {
     let (code, message) = third.recv_error().await;
     assert_eq!(code, ErrorCode::QueueFull, "{message}");
     assert!(message.contains("try again"), "{message}");
+    assert_eq!(
+        metric(&server, r#"ekphrasis_jobs_total{outcome="queue_full"}"#).await,
+        Some(1.0),
+        "refusals are counted"
+    );
 }
 
 #[tokio::test]

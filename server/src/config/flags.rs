@@ -73,6 +73,11 @@ pub struct ServeArgs {
     /// [default: from each request's Host header].
     #[arg(long, env = "EKPHRASIS_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Another web origin whose pages may open the WebSocket and upload images, as
+    /// `https://host[:port]` (repeatable; the environment takes a comma-separated list). The
+    /// server's own origin and --public-url's are always allowed.
+    #[arg(long, env = "EKPHRASIS_ALLOWED_ORIGIN", value_delimiter = ',')]
+    pub allowed_origin: Vec<String>,
     /// TOML file with any of the settings above (flags and environment win over it).
     #[arg(long, env = "EKPHRASIS_CONFIG")]
     pub config: Option<PathBuf>,
@@ -142,6 +147,14 @@ impl ServeArgs {
                 .public_url
                 .or(file.public_url)
                 .map(|url| url.trim_end_matches('/').to_owned()),
+            allowed_origins: if self.allowed_origin.is_empty() {
+                file.allowed_origin.unwrap_or_default()
+            } else {
+                self.allowed_origin
+            }
+            .into_iter()
+            .map(|origin| origin.trim_end_matches('/').to_owned())
+            .collect(),
         };
         config.validate()?;
         Ok(config)

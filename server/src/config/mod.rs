@@ -59,6 +59,9 @@ pub struct ServeConfig {
     /// The address people reach the server at (`https://music.example.org`), for the absolute
     /// links of share previews; by default taken from each request's Host header.
     pub public_url: Option<String>,
+    /// Web origins besides the server's own whose pages may open the WebSocket and upload
+    /// (`--allowed-origin https://museum.example.org`); the public URL's origin is allowed too.
+    pub allowed_origins: Vec<String>,
 }
 
 impl ServeConfig {
@@ -95,6 +98,7 @@ impl ServeConfig {
             queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
             job_timeout_secs: Self::DEFAULT_JOB_TIMEOUT_SECS,
             public_url: None,
+            allowed_origins: Vec::new(),
         }
     }
 
@@ -118,6 +122,13 @@ impl ServeConfig {
             return Err(ConfigError::Invalid(
                 "job_timeout_secs must be above 0".into(),
             ));
+        }
+        for origin in &self.allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(ConfigError::Invalid(format!(
+                    "allowed_origin must start with http:// or https://, got {origin}"
+                )));
+            }
         }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

@@ -3,12 +3,13 @@
 //! for good.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ekphrasis_shared::ImageId;
 
 use super::AppError;
+use super::extract::PathText;
 use super::range::{Wanted, wanted};
 use crate::state::AppState;
 use crate::store::{BlobError, Blobs};
@@ -24,7 +25,7 @@ pub struct FileReply<'a> {
 /// `GET /api/images/{sha256}`.
 pub async fn image(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let id = ImageId::parse(&id).map_err(|_| AppError::not_found("no such image"))?;

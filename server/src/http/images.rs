@@ -26,6 +26,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<UploadedImage>, AppError> {
+    super::origin::check(&headers, &state.config)?;
     let limit = state.config.max_upload_bytes;
     let boundary = multipart_boundary(&headers)?;
     let body_limit = limit

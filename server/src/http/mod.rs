@@ -1,21 +1,26 @@
 //! The HTTP side: the router with the API, share pages, metrics, the WebSocket endpoint and the
-//! web app's files.
+//! web app's files; every error is JSON `{code, message}` (405s and unreadable paths too), and
+//! every response carries the security headers of [`security`].
 
 mod error;
+mod extract;
 mod files;
 mod gallery;
 mod health;
 mod images;
+pub mod origin;
 pub mod range;
+pub mod security;
 pub mod share;
 mod spa;
 mod tracks;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
+use ekphrasis_shared::ErrorCode;
 use tower_http::trace::TraceLayer;
 
 pub use error::AppError;
@@ -32,15 +37,41 @@ pub fn router(state: AppState) -> Router {
         .route("/tracks/{id}", get(tracks::info))
         .route("/tracks/{id}/audio.wav", get(tracks::wav))
         .route("/tracks/{id}/audio.ogg", get(tracks::ogg))
-        .fallback(|| async { AppError::not_found("no such API endpoint") });
+        .fallback(no_such_endpoint)
+        .method_not_allowed_fallback(method_not_allowed);
     let routes = Router::new()
         .nest("/api", api)
+        // `/api` and `/api/` are the API's too, not the app's pages.
+        .route("/api", any(no_such_endpoint))
+        .route("/api/", any(no_such_endpoint))
         .route("/t/{id}", get(share::page))
         .route("/metrics", get(metrics))
-        .route("/ws", get(crate::ws::upgrade));
+        .route("/ws", get(crate::ws::upgrade))
+        .method_not_allowed_fallback(method_not_allowed);
+    let policy = HeaderValue::from_str(&security::content_security_policy(
+        state.index_html.as_deref(),
+    ))
+    .expect("the policy is ASCII");
     spa::fallback(routes, &state.config.static_dir)
+        .layer(axum::middleware::map_response(move |response| {
+            let policy = policy.clone();
+            async move { security::add(response, &policy) }
+        }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+async fn no_such_endpoint() -> AppError {
+    AppError::not_found("no such API endpoint")
+}
+
+/// 405 with the JSON body every other error has.
+async fn method_not_allowed() -> AppError {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::BadRequest,
+        "this address does not take that method",
+    )
 }
 
 /// `GET /metrics`: Prometheus' text format.

@@ -17,7 +17,13 @@ pub enum Wanted {
 
 /// Reads `header` (the `Range` value, if any) for a file of `size` bytes.
 pub fn wanted(header: Option<&str>, size: u64) -> Wanted {
-    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+    // The unit is case-insensitive (RFC 9110 §14.1): `BYTES=0-9` asks for the same bytes.
+    let Some(spec) = header.and_then(|h| {
+        let h = h.trim();
+        h.get(..6)
+            .filter(|unit| unit.eq_ignore_ascii_case("bytes="))
+            .map(|_| &h[6..])
+    }) else {
         return Wanted::Whole;
     };
     if spec.contains(',') {
@@ -59,7 +65,7 @@ mod tests {
 
     #[test]
     fn ranges_are_read_as_the_rfc_says() {
-        let cases: [(Option<&str>, Wanted); 12] = [
+        let cases: [(Option<&str>, Wanted); 14] = [
             (None, Wanted::Whole),
             (Some("bytes=0-0"), Wanted::Part(0..1)),
             (Some("bytes=0-99"), Wanted::Part(0..100)),
@@ -72,6 +78,8 @@ mod tests {
             (Some("bytes=0-1,5-6"), Wanted::Whole),
             (Some("bytes=5-2"), Wanted::Whole),
             (Some("items=0-1"), Wanted::Whole),
+            (Some("BYTES=0-9"), Wanted::Part(0..10)),
+            (Some("Bytes=-10"), Wanted::Part(90..100)),
         ];
         for (header, expected) in cases {
             assert_eq!(wanted(header, 100), expected, "{header:?}");

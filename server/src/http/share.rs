@@ -2,10 +2,11 @@
 //! Twitter card tags (title, description, image, audio) into the page's head, so a shared link
 //! previews as the painting with its music.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
+use super::extract::PathText;
 use super::tracks;
 use crate::state::AppState;
 use crate::store::TrackRecord;
@@ -13,7 +14,7 @@ use crate::store::TrackRecord;
 /// `GET /t/{id}`.
 pub async fn page(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     headers: HeaderMap,
 ) -> Response {
     let Some(index) = state.index_html.clone() else {
@@ -130,7 +131,7 @@ pub fn base_url(public_url: Option<&str>, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_graphic()))
+        .filter(|h| is_host(h))
         .unwrap_or("localhost");
     let scheme = match headers
         .get("x-forwarded-proto")
@@ -140,6 +141,28 @@ pub fn base_url(public_url: Option<&str>, headers: &HeaderMap) -> String {
         _ => "http",
     };
     format!("{scheme}://{host}")
+}
+
+/// Whether `text` is a host as a `Host` header may name one: a name or IPv4 address, or an IPv6
+/// address in brackets, and an optional port. Anything else is not put into a page.
+fn is_host(text: &str) -> bool {
+    let (name, port) = match text.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(':') && !port.contains(']') => (name, Some(port)),
+        _ => (text, None),
+    };
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    let name_ok = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(ipv6) => !ipv6.is_empty() && ipv6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':'),
+        None => {
+            !name.is_empty()
+                && name.len() <= 253
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        }
+    };
+    port_ok && name_ok
 }
 
 /// Text made safe inside an HTML attribute or element.
@@ -197,5 +220,16 @@ mod tests {
         headers.insert("x-forwarded-proto", "https".parse().unwrap());
         assert_eq!(base_url(None, &headers), "https://music.example.org:8080");
         assert_eq!(base_url(Some("https://e.org/"), &headers), "https://e.org");
+        for (host, base) in [
+            ("[::1]:8080", "http://[::1]:8080"),
+            ("evil.example\"><script>", "http://localhost"),
+            ("a.example/path", "http://localhost"),
+            ("a.example:80:80", "http://localhost"),
+            ("a.example:x", "http://localhost"),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::HOST, host.parse().unwrap());
+            assert_eq!(base_url(None, &headers), base, "{host}");
+        }
     }
 }

@@ -3,13 +3,14 @@
 //! supported).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use ekphrasis_shared::TrackId;
 use ekphrasis_shared::api::TrackInfo;
 
 use super::AppError;
+use super::extract::PathText;
 use super::files::{self, FileReply};
 use crate::audio::ogg;
 use crate::state::AppState;
@@ -18,7 +19,7 @@ use crate::store::{TrackRecord, TrackStore};
 /// `GET /api/tracks/{id}`.
 pub async fn info(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
 ) -> Result<Json<TrackInfo>, AppError> {
     let record = find(&state, &id).await?;
     Ok(Json(track_info(&record)))
@@ -27,7 +28,7 @@ pub async fn info(
 /// `GET /api/tracks/{id}/audio.wav`.
 pub async fn wav(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let record = find(&state, &id).await?;
@@ -43,7 +44,7 @@ pub async fn wav(
 /// `GET /api/tracks/{id}/audio.ogg`.
 pub async fn ogg(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    PathText(id): PathText,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let record = find(&state, &id).await?;

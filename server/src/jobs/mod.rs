@@ -34,7 +34,7 @@ use worker::WorkItem;
 
 use crate::checkpoints::model_set::{LoadOptions, ModelDirs};
 use crate::gallery::Gallery;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Outcome};
 use crate::store::{RequestKey, Store};
 
 /// How the runtime is set up.
@@ -256,7 +256,7 @@ impl Jobs {
                     Refusal::new(ErrorCode::Internal, "the track store failed; try again")
                 })?;
             if let Some(track) = stored {
-                self.shared.metrics.count(crate::metrics::Outcome::Reused);
+                self.shared.metrics.count(Outcome::Reused);
                 let tracks = self.shared.store.tracks.clone();
                 tokio::spawn(replay::replay(id, track, tracks, to_session));
                 return Ok(handle(0));
@@ -284,6 +284,7 @@ impl Jobs {
             updates: worker_tx,
         };
         let position = self.shared.queue.push(item).map_err(|(full, _)| {
+            self.shared.metrics.count(Outcome::QueueFull);
             Refusal::new(
                 ErrorCode::QueueFull,
                 format!("the server is busy: {full}; try again in a few minutes"),

@@ -105,6 +105,31 @@ impl Blobs {
             .size)
     }
 
+    /// Every blob whose key starts with `prefix` (a folder, `tracks/`), with when it was last
+    /// written.
+    pub async fn list(&self, prefix: &str) -> anyhow::Result<Vec<(String, std::time::SystemTime)>> {
+        use futures_util::TryStreamExt;
+        let prefix = Key::from(prefix.trim_end_matches('/'));
+        let found: Vec<_> = self
+            .store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .with_context(|| format!("listing {prefix}/"))?;
+        Ok(found
+            .into_iter()
+            .map(|meta| (meta.location.to_string(), meta.last_modified.into()))
+            .collect())
+    }
+
+    /// Deletes the blob under `key` (nothing if there is none).
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match self.store.delete(&Key::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("deleting {key}")),
+        }
+    }
+
     /// Part of the blob.
     pub async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes, BlobError> {
         self.store

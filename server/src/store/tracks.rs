@@ -214,6 +214,33 @@ impl TrackStore {
             .await
     }
 
+    /// Deletes track files that no row names and that were written more than `older_than`
+    /// ago: what a crash between storing a track's files and writing its row leaves behind (a
+    /// younger file may be a track another server is storing right now). The count deleted.
+    pub async fn sweep_orphans(&self, older_than: std::time::Duration) -> anyhow::Result<usize> {
+        let known: std::collections::HashSet<String> = self
+            .db
+            .call(|c| {
+                let mut statement = c.prepare("SELECT id FROM tracks")?;
+                let ids = statement.query_map([], |row| row.get::<_, String>(0))?;
+                ids.collect::<rusqlite::Result<_>>()
+            })
+            .await?;
+        let cutoff = std::time::SystemTime::now() - older_than;
+        let mut swept = 0;
+        for (key, written) in self.blobs.list("tracks/").await? {
+            let id = key
+                .strip_prefix("tracks/")
+                .and_then(|name| name.split_once('.'))
+                .map(|(id, _)| id);
+            if id.is_some_and(|id| !known.contains(id)) && written < cutoff {
+                self.blobs.delete(&key).await?;
+                swept += 1;
+            }
+        }
+        Ok(swept)
+    }
+
     /// The whole WAV file of a track.
     pub async fn wav(&self, id: &TrackId) -> anyhow::Result<Bytes> {
         Ok(self.blobs.get(&Self::wav_key(id)).await?)

@@ -1,10 +1,12 @@
-//! The `/ws` endpoint: upgrades the connection and runs one [`session`] on it.
+//! The `/ws` endpoint: upgrades the connection (pages of other origins are refused, see
+//! [`crate::http::origin`]) and runs one [`session`] on it.
 
 pub mod session;
 
 use axum::extract::State;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::response::Response;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
 use crate::state::AppState;
@@ -12,7 +14,14 @@ use crate::state::AppState;
 /// Largest control message a client may send.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
-pub async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Err(refused) = crate::http::origin::check(&headers, &state.config) {
+        return refused.into_response();
+    }
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| async move {

@@ -121,6 +121,13 @@ impl Session {
                 None | Some(Ok(Message::Close(_))) => return,
                 Some(Err(e)) => {
                     tracing::debug!(error = %e, "websocket receive failed");
+                    if is_too_big(&e) {
+                        let reason = format!(
+                            "a message is larger than {} KiB",
+                            crate::ws::MAX_MESSAGE_BYTES / 1024
+                        );
+                        self.close(close_code::SIZE, &reason).await;
+                    }
                     return;
                 }
                 Some(Ok(Message::Text(text))) => self.on_text(&text).await,
@@ -302,6 +309,13 @@ async fn next_update(job: &mut Option<JobHandle>) -> Option<Outgoing> {
 fn json(message: &ServerMsg) -> Message {
     let text = serde_json::to_string(message).expect("server messages serialise");
     Message::Text(text.into())
+}
+
+/// Whether a receive error is the socket's size limit (tungstenite's "Space limit exceeded:
+/// Message too long" / "Frame too long"), which is answered with close code 1009.
+fn is_too_big(error: &impl Display) -> bool {
+    let text = error.to_string();
+    text.contains("Space limit exceeded") || text.contains("too long")
 }
 
 #[cfg(test)]
