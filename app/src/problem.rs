@@ -202,9 +202,9 @@ fn server_words(code: ErrorCode, message: &str) -> (String, Option<String>) {
             "A piece is already being composed on this connection.",
             "Wait for it to finish, or cancel it.",
         ),
-        ErrorCode::QueueFull => words(
-            "The server is busy composing for other people.",
-            "Try again in a minute.",
+        ErrorCode::QueueFull => (
+            "The server is busy composing for other people.".to_owned(),
+            Some(when_to_come_back(message).unwrap_or_else(|| "Try again in a minute.".into())),
         ),
         ErrorCode::Cancelled => ("The music was cancelled.".to_owned(), None),
         ErrorCode::TimedOut => words(
@@ -231,6 +231,10 @@ fn server_words(code: ErrorCode, message: &str) -> (String, Option<String>) {
             "The server could not find what this page asked for.",
             "Reload the page.",
         ),
+        ErrorCode::InsufficientStorage => words(
+            "The server has no room left to keep new pictures or music.",
+            "Try again later, or tell the person running this server.",
+        ),
         ErrorCode::Internal => words(
             "Something went wrong on the server.",
             "Try again; if it keeps happening, tell the person running this server.",
@@ -242,6 +246,17 @@ fn server_words(code: ErrorCode, message: &str) -> (String, Option<String>) {
     }
 }
 
+/// The server's estimate of when to try again ("… try again in about 3 minutes"), as advice.
+fn when_to_come_back(message: &str) -> Option<String> {
+    let at = message.find("try again in about ")?;
+    let clause = message[at..].trim_end_matches(['.', ' ']);
+    let mut advice = String::with_capacity(clause.len() + 1);
+    advice.push('T');
+    advice.push_str(&clause[1..]);
+    advice.push('.');
+    Some(advice)
+}
+
 /// The error code a bare HTTP status stands for, when the body says nothing readable.
 pub fn code_for_status(status: u16) -> Option<ErrorCode> {
     match status {
@@ -251,6 +266,7 @@ pub fn code_for_status(status: u16) -> Option<ErrorCode> {
         415 => Some(ErrorCode::UnsupportedMediaType),
         422 => Some(ErrorCode::UnprocessableImage),
         500 => Some(ErrorCode::Internal),
+        507 => Some(ErrorCode::InsufficientStorage),
         _ => None,
     }
 }
@@ -258,6 +274,18 @@ pub fn code_for_status(status: u16) -> Option<ErrorCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_queue_says_when_to_come_back_when_the_server_knows() {
+        let (_, advice) = server_words(
+            ErrorCode::QueueFull,
+            "the server is busy: 4 waiting; try again in about 3 minutes",
+        );
+        assert_eq!(advice.as_deref(), Some("Try again in about 3 minutes."));
+        let (_, advice) = server_words(ErrorCode::QueueFull, "the server is busy");
+        assert_eq!(advice.as_deref(), Some("Try again in a minute."));
+        assert_eq!(code_for_status(507), Some(ErrorCode::InsufficientStorage));
+    }
 
     #[test]
     fn codes_are_named_as_on_the_wire() {

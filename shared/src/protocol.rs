@@ -145,6 +145,8 @@ pub enum ErrorCode {
     BadRequest,
     /// No such resource.
     NotFound,
+    /// The server's disk is full: nothing new can be stored until room is made.
+    InsufficientStorage,
     /// Something failed inside the server; details are in its log.
     Internal,
     /// A code this build does not know (sent by a newer peer).

@@ -416,6 +416,12 @@ async fn one_job_per_connection_and_the_queue_tells_its_place() {
 async fn a_full_queue_refuses_in_plain_words() {
     let server = TestServer::start_with(|config| config.queue_capacity = 1).await;
     let image = upload(&server).await;
+    // One finished job, so the server knows how long a job takes.
+    let mut first = WsClient::handshake(&server.ws_url()).await;
+    first
+        .send(&ClientMsg::Generate(request(&image, 1.0, 9)))
+        .await;
+    done(&first.collect_job().await);
     let mut running = WsClient::handshake(&server.ws_url()).await;
     running
         .send(&ClientMsg::Generate(request(&image, 120.0, 1)))
@@ -436,7 +442,10 @@ async fn a_full_queue_refuses_in_plain_words() {
         .await;
     let (code, message) = third.recv_error().await;
     assert_eq!(code, ErrorCode::QueueFull, "{message}");
-    assert!(message.contains("try again"), "{message}");
+    assert!(
+        message.contains("try again in about"),
+        "when to come back: {message}"
+    );
     assert_eq!(
         metric(&server, r#"ekphrasis_jobs_total{outcome="queue_full"}"#).await,
         Some(1.0),

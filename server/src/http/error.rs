@@ -45,6 +45,20 @@ impl AppError {
         )
     }
 
+    /// A failure to store something: 507 when the disk is full (the person can only wait),
+    /// else [`AppError::internal`].
+    pub fn storing(context: &str, cause: anyhow::Error) -> Self {
+        if crate::store::is_disk_full(&cause) {
+            tracing::error!(cause = format!("{cause:#}"), "{context}: the disk is full");
+            return Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                ErrorCode::InsufficientStorage,
+                format!("{context}: the server's disk is full; try again later"),
+            );
+        }
+        Self::internal(context, format!("{cause:#}"))
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -58,5 +72,23 @@ impl IntoResponse for AppError {
             message: self.message,
         };
         (self.status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_507_and_other_failures_500() {
+        let full = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        let error = AppError::storing("storing the image failed", full);
+        assert_eq!(error.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert_eq!(error.code, ErrorCode::InsufficientStorage);
+        let other = anyhow::anyhow!("the store is gone");
+        assert_eq!(
+            AppError::storing("storing the image failed", other).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

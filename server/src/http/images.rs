@@ -73,7 +73,7 @@ pub async fn upload(
         .images
         .put(&id, bytes, &meta)
         .await
-        .map_err(|e| AppError::internal("storing the image failed", e))?;
+        .map_err(|e| AppError::storing("storing the image failed", e))?;
     tracing::info!(image = %id, width = meta.width, height = meta.height, mime = meta.mime, "image uploaded");
     Ok(Json(UploadedImage {
         id,

@@ -162,6 +162,11 @@ impl Driver {
         };
         if let Some(started) = progress.started {
             self.shared.metrics.job_ended(started.elapsed());
+            if outcome == Outcome::Done {
+                self.shared
+                    .durations
+                    .record(started.elapsed().as_secs_f64());
+            }
         }
         self.shared.metrics.count(outcome);
         tracing::info!(job = %self.id, ?outcome, "job ended");
@@ -221,10 +226,17 @@ impl Driver {
             }
             Err(e) => {
                 tracing::error!(job = %self.id, error = format!("{e:#}"), "recording a track failed");
-                self.error(
-                    ErrorCode::Internal,
-                    "the music was made but could not be stored; try again",
-                );
+                if crate::store::is_disk_full(&e) {
+                    self.error(
+                        ErrorCode::InsufficientStorage,
+                        "the music was made but the server's disk is full; try again later",
+                    );
+                } else {
+                    self.error(
+                        ErrorCode::Internal,
+                        "the music was made but could not be stored; try again",
+                    );
+                }
                 Outcome::Failed
             }
         }

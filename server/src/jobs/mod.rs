@@ -1,7 +1,8 @@
 //! The model runtime: worker threads that each own a loaded, warmed copy of the chain, a bounded
 //! queue in front of them, and one async driver per job that turns the worker's reports into
 //! protocol messages, enforces the time limit, and records the finished track before it says
-//! `done`. An identical earlier request is answered from its stored track at once.
+//! `done`. An identical earlier request is answered from its stored track at once; a request
+//! turned away at a full queue is told when to come back (`wait`).
 //!
 //! ```text
 //! session ──submit──► Jobs ──► queue ──► worker thread (Pipeline::run) ──► WorkerUpdate
@@ -13,6 +14,7 @@ mod control;
 mod driver;
 mod queue;
 mod replay;
+mod wait;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -145,6 +147,9 @@ struct Shared {
     metrics: Metrics,
     info: RuntimeInfo,
     job_timeout: Duration,
+    workers: usize,
+    /// How long finished jobs took, for telling a turned-away person when to come back.
+    durations: wait::JobDurations,
 }
 
 /// The running model runtime, cheaply cloned.
@@ -210,6 +215,8 @@ impl Jobs {
                 metrics,
                 info,
                 job_timeout: options.job_timeout,
+                workers,
+                durations: wait::JobDurations::default(),
             }),
             gallery,
             next_id: Arc::new(AtomicU64::new(1)),
@@ -285,9 +292,14 @@ impl Jobs {
         };
         let position = self.shared.queue.push(item).map_err(|(full, _)| {
             self.shared.metrics.count(Outcome::QueueFull);
+            let advice = wait::come_back_after(
+                full.waiting,
+                self.shared.workers,
+                self.shared.durations.average(),
+            );
             Refusal::new(
                 ErrorCode::QueueFull,
-                format!("the server is busy: {full}; try again in a few minutes"),
+                format!("the server is busy: {full}; {advice}"),
             )
         })?;
         self.shared

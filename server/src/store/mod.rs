@@ -42,9 +42,44 @@ pub fn open(data: &Path, blob_store: Option<&str>) -> anyhow::Result<Store> {
     })
 }
 
+/// Whether `error` comes from a full disk (ENOSPC anywhere in its chain of causes), which is
+/// answered as 507 `insufficient_storage` rather than an internal failure.
+pub fn is_disk_full(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(cause);
+        while let Some(e) = cause {
+            if let Some(io) = e.downcast_ref::<std::io::Error>()
+                && (io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28))
+            {
+                return true;
+            }
+            cause = e.source();
+        }
+        false
+    })
+}
+
 /// Seconds since 1970-01-01 UTC.
 pub(crate) fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_found_however_deep_it_is() {
+        let full = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let wrapped = anyhow::Error::new(full)
+            .context("storing images/ab")
+            .context("upload");
+        assert!(is_disk_full(&wrapped));
+        let enospc = anyhow::Error::new(std::io::Error::from_raw_os_error(28));
+        assert!(is_disk_full(&enospc));
+        let other = anyhow::Error::new(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert!(!is_disk_full(&other.context("storing")));
+    }
 }
