@@ -29,6 +29,9 @@ pub struct AppState {
     pub index_html: Option<Arc<str>>,
     /// Cancelled when the server shuts down.
     pub shutdown: CancellationToken,
+    /// Uploads being decoded at once, at most [`crate::upload::DECODES_AT_ONCE`]: each may use
+    /// up to [`crate::upload::decode_budget`] bytes.
+    pub decodes: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -68,6 +71,7 @@ impl AppState {
             metrics,
             index_html,
             shutdown: CancellationToken::new(),
+            decodes: Arc::new(tokio::sync::Semaphore::new(crate::upload::DECODES_AT_ONCE)),
         })
     }
 }

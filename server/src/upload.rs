@@ -1,6 +1,7 @@
 //! Checking an uploaded image before anything keeps it: the format by content sniffing (JPEG,
 //! PNG, WebP only), the pixel count from the header before decoding (against decompression
-//! bombs), a full decode with memory limits, and the EXIF orientation applied to the size.
+//! bombs), a full decode within a memory budget ([`decode_budget`]), and the EXIF orientation
+//! applied to the size.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -34,6 +35,17 @@ pub enum UploadError {
 /// The largest image file the command line reads by default (`--max-bytes`); uploads have their
 /// own, smaller limit.
 pub const MAX_FILE_BYTES: u64 = 200_000_000;
+
+/// How many uploads the server decodes at once (a semaphore in the server's state): with
+/// [`decode_budget`], the most memory decoding can take is this many budgets.
+pub const DECODES_AT_ONCE: usize = 2;
+
+/// The memory one decode may allocate: the largest accepted image at 8 bytes a pixel (RGBA at
+/// 16 bits a channel), plus 32 MiB for metadata such as an ICC profile. Anything that would need
+/// more (a PNG whose iCCP chunk inflates past it, say) is cut off there by the decoder.
+pub fn decode_budget(max_pixels: u64) -> u64 {
+    max_pixels.saturating_mul(8).saturating_add(32 << 20)
+}
 
 /// Reads an image file with the same checks as an upload (size first, then [`inspect`]); errors
 /// name the file.
@@ -76,8 +88,7 @@ pub fn inspect(bytes: &[u8], max_pixels: u64) -> Result<Inspected, UploadError> 
     let undecodable = |e: image::ImageError| UploadError::Undecodable(e.to_string());
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
-    // Room for the largest accepted image at 16 bytes a pixel (RGBA, 32-bit float), plus slack.
-    limits.max_alloc = Some(max_pixels.saturating_mul(16).saturating_add(64 << 20));
+    limits.max_alloc = Some(decode_budget(max_pixels));
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(undecodable)?;
     let (width, height) = decoder.dimensions();

@@ -56,6 +56,12 @@ pub async fn upload(
 
     let max_pixels = state.config.max_pixels;
     let checked = {
+        // A bounded number of decodes at once, each within its memory budget.
+        let _decoding = state
+            .decodes
+            .acquire()
+            .await
+            .map_err(|e| AppError::internal("decoding the upload failed", e))?;
         let bytes = bytes.clone();
         tokio::task::spawn_blocking(move || upload::inspect(&bytes, max_pixels))
             .await
