@@ -11,6 +11,8 @@
 //!
 //! Serving:
 //! - [`server`]: binding, running and shutting down, testable without a process.
+//! - [`serve`](mod@serve): the accept loop: HTTP/1.1 and upgrades, the connection cap with its
+//!   503, deadlines for quiet clients.
 //! - [`config`]: serve settings from flags, environment variables and an optional TOML file.
 //! - [`state`]: what every request handler shares, and starting it (store, gallery, models).
 //! - [`http`]: the router: uploads, stored files with range requests, tracks, the gallery,
@@ -44,6 +46,7 @@ pub mod gallery;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod serve;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -1,6 +1,7 @@
 //! Prometheus metrics, served as text at `/metrics`: the queue, jobs by outcome, how long each
-//! stage takes, the time from request to the first audio, open WebSockets, and how closely each
-//! new track's music matches its words (CLAP, when the server has a CLAP model).
+//! stage takes, the time from request to the first audio, open connections and WebSockets,
+//! connections refused at the cap, and how closely each new track's music matches its words
+//! (CLAP, when the server has a CLAP model).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +70,8 @@ pub struct Metrics {
     first_audio_seconds: Histogram,
     job_seconds: Histogram,
     websockets: Gauge,
+    connections: Gauge,
+    connections_refused: Counter,
     clap_alignment: Family<AlignmentLabels, Histogram, fn() -> Histogram>,
 }
 
@@ -131,6 +134,18 @@ impl Metrics {
             "Open WebSocket connections",
             websockets.clone(),
         );
+        let connections = Gauge::default();
+        registry.register(
+            "connections",
+            "Open connections (WebSockets included)",
+            connections.clone(),
+        );
+        let connections_refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections answered 503 because as many as max_connections were open",
+            connections_refused.clone(),
+        );
         let clap_alignment: Family<AlignmentLabels, Histogram, fn() -> Histogram> =
             Family::new_with_constructor(cosine_buckets);
         registry.register(
@@ -147,6 +162,8 @@ impl Metrics {
             first_audio_seconds,
             job_seconds,
             websockets,
+            connections,
+            connections_refused,
             clap_alignment,
         }
     }
@@ -213,16 +230,32 @@ impl Metrics {
     }
 
     /// Counts an open WebSocket until the guard is dropped.
-    pub fn websocket_opened(&self) -> WebSocketGuard {
-        self.websockets.inc();
-        WebSocketGuard(self.websockets.clone())
+    pub fn websocket_opened(&self) -> OpenGuard {
+        OpenGuard::new(&self.websockets)
+    }
+
+    /// Counts an open connection until the guard is dropped.
+    pub fn connection_opened(&self) -> OpenGuard {
+        OpenGuard::new(&self.connections)
+    }
+
+    /// A connection was turned away at the cap.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
     }
 }
 
-/// Keeps a WebSocket counted while it lives.
-pub struct WebSocketGuard(Gauge);
+/// Keeps something open counted while it lives.
+pub struct OpenGuard(Gauge);
 
-impl Drop for WebSocketGuard {
+impl OpenGuard {
+    fn new(gauge: &Gauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for OpenGuard {
     fn drop(&mut self) {
         self.0.dec();
     }

@@ -51,14 +51,13 @@ impl Server {
     }
 
     /// Serves until the shutdown token is cancelled, then lets the workers go.
-    pub async fn run(self) -> std::io::Result<()> {
+    pub async fn run(self) {
         let shutdown = self.state.shutdown.clone();
         let jobs = self.state.jobs.clone();
+        let metrics = self.state.metrics.clone();
+        let limits = self.state.config.connection_limits().fitted();
         let app = crate::http::router(self.state);
-        let served = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        crate::serve::serve(self.listener, app, limits, metrics, shutdown).await;
         jobs.shutdown();
-        served
     }
 }

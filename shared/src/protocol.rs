@@ -133,7 +133,7 @@ pub enum ErrorCode {
     QueueFull,
     /// The job was cancelled.
     Cancelled,
-    /// The job ran past the server's time limit.
+    /// The job ran past the server's time limit, or an upload stalled past the client timeout.
     TimedOut,
     /// An upload is larger than the server accepts.
     PayloadTooLarge,

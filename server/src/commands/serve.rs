@@ -20,7 +20,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!("shutting down");
             shutdown.cancel();
         });
-        server.run().await?;
+        server.run().await;
         anyhow::Ok(())
     })
 }

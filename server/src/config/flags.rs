@@ -78,6 +78,14 @@ pub struct ServeArgs {
     /// server's own origin and --public-url's are always allowed.
     #[arg(long, env = "EKPHRASIS_ALLOWED_ORIGIN", value_delimiter = ',')]
     pub allowed_origin: Vec<String>,
+    /// Connections open at once, WebSockets included; more are answered 503 [default: 1024,
+    /// lowered to fit the file-descriptor limit].
+    #[arg(long, env = "EKPHRASIS_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Seconds a client may keep the server waiting: for a request's headers, between pieces
+    /// of an upload, to read what is sent; WebSockets are pinged this often [default: 20].
+    #[arg(long, env = "EKPHRASIS_CLIENT_TIMEOUT_SECS")]
+    pub client_timeout_secs: Option<u64>,
     /// TOML file with any of the settings above (flags and environment win over it).
     #[arg(long, env = "EKPHRASIS_CONFIG")]
     pub config: Option<PathBuf>,
@@ -155,6 +163,14 @@ impl ServeArgs {
             .into_iter()
             .map(|origin| origin.trim_end_matches('/').to_owned())
             .collect(),
+            max_connections: self
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(defaults.max_connections),
+            client_timeout_secs: self
+                .client_timeout_secs
+                .or(file.client_timeout_secs)
+                .unwrap_or(defaults.client_timeout_secs),
         };
         config.validate()?;
         Ok(config)

@@ -14,10 +14,13 @@ pub use toml_file::ConfigFile;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use ekphrasis_models::device::DeviceChoice;
 use ekphrasis_models::musicgen::Quantization;
 use ekphrasis_shared::domain::Variant;
+
+use crate::serve::ConnectionLimits;
 
 /// Everything `ekphrasis serve` needs, complete and checked.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,6 +65,13 @@ pub struct ServeConfig {
     /// Web origins besides the server's own whose pages may open the WebSocket and upload
     /// (`--allowed-origin https://museum.example.org`); the public URL's origin is allowed too.
     pub allowed_origins: Vec<String>,
+    /// Connections open at once, WebSockets included; more are answered 503 (kept below the
+    /// file-descriptor limit).
+    pub max_connections: usize,
+    /// How long, in seconds, a client may keep the server waiting: for a request's headers (or
+    /// the next request on a kept-alive connection), between pieces of an upload, to read what
+    /// is sent; a WebSocket is pinged this often and closed after three times this in silence.
+    pub client_timeout_secs: u64,
 }
 
 impl ServeConfig {
@@ -77,6 +87,10 @@ impl ServeConfig {
     pub const DEFAULT_QUEUE_CAPACITY: usize = 32;
     /// Default job time limit: 15 minutes (two minutes of music on a CPU, f32, fits).
     pub const DEFAULT_JOB_TIMEOUT_SECS: u64 = 900;
+    /// Default connection cap.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+    /// Default client timeout: 20 seconds.
+    pub const DEFAULT_CLIENT_TIMEOUT_SECS: u64 = 20;
 
     /// Settings for a data folder, with every other value at its default.
     pub fn with_data(data: impl Into<PathBuf>) -> Self {
@@ -99,7 +113,22 @@ impl ServeConfig {
             job_timeout_secs: Self::DEFAULT_JOB_TIMEOUT_SECS,
             public_url: None,
             allowed_origins: Vec::new(),
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            client_timeout_secs: Self::DEFAULT_CLIENT_TIMEOUT_SECS,
         }
+    }
+
+    /// The accept loop's settings.
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            max_connections: self.max_connections,
+            client_timeout: self.client_timeout(),
+        }
+    }
+
+    /// [`Self::client_timeout_secs`] as a duration.
+    pub fn client_timeout(&self) -> Duration {
+        Duration::from_secs(self.client_timeout_secs)
     }
 
     /// Refuses settings the server cannot work with.
@@ -121,6 +150,16 @@ impl ServeConfig {
         if self.job_timeout_secs == 0 {
             return Err(ConfigError::Invalid(
                 "job_timeout_secs must be above 0".into(),
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "max_connections must be above 0".into(),
+            ));
+        }
+        if self.client_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "client_timeout_secs must be above 0".into(),
             ));
         }
         for origin in &self.allowed_origins {

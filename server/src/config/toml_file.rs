@@ -33,6 +33,8 @@ pub struct ConfigFile {
     pub public_url: Option<String>,
     /// `["https://museum.example.org", …]`, as `--allowed-origin` takes them.
     pub allowed_origin: Option<Vec<String>>,
+    pub max_connections: Option<usize>,
+    pub client_timeout_secs: Option<u64>,
 }
 
 impl ConfigFile {

@@ -111,10 +111,27 @@ async fn read_limited(body: Body, body_limit: usize, limit: usize) -> Result<Byt
     match Limited::new(body, body_limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(too_large(limit)),
+        Err(e) if is_body_timeout(e.as_ref()) => Err(AppError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::TimedOut,
+            format!("the upload stalled: {e}"),
+        )),
         Err(e) => Err(AppError::bad_request(format!(
             "the upload was interrupted: {e}"
         ))),
     }
+}
+
+/// Whether a body error is the router's body timeout (see [`crate::serve`]), however wrapped.
+fn is_body_timeout(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(error);
+    while let Some(error) = next {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        next = error.source();
+    }
+    false
 }
 
 /// The first file field of a multipart form (or the field named `image`).

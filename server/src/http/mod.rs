@@ -21,6 +21,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
 use ekphrasis_shared::ErrorCode;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::AppError;
@@ -52,7 +53,10 @@ pub fn router(state: AppState) -> Router {
         state.index_html.as_deref(),
     ))
     .expect("the policy is ASCII");
+    // A body whose next piece takes longer than this fails (see `crate::serve`).
+    let body_timeout = RequestBodyTimeoutLayer::new(state.config.client_timeout());
     spa::fallback(routes, &state.config.static_dir)
+        .layer(body_timeout)
         .layer(axum::middleware::map_response(move |response| {
             let policy = policy.clone();
             async move { security::add(response, &policy) }

@@ -13,6 +13,9 @@ use crate::state::AppState;
 
 /// Largest control message a client may send.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+/// The socket's read buffer. Clients send only small JSON messages; tungstenite's default of
+/// 128 KiB made each idle socket cost about that much.
+pub const READ_BUFFER_BYTES: usize = 8 * 1024;
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -24,6 +27,7 @@ pub async fn upgrade(
     }
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| async move {
             let _counted = state.metrics.websocket_opened();
             let (sink, stream) = socket.split();

@@ -2,10 +2,15 @@
 //! the server shuts down. Generic over the socket's sink and stream, so tests drive it through
 //! channels. A send task owns the sink; the receive loop answers through a channel to it and
 //! forwards its job's messages and audio frames as the job's driver makes them. A connection
-//! runs one job at a time; the job is cancelled when the client cancels or goes away.
+//! runs one job at a time; the job is cancelled when the client cancels or goes away. The
+//! server pings every [`SessionContext::ping_every`] and closes a socket it has heard nothing
+//! from (not even a pong) for [`SILENT_PINGS`] of those: a live page, the kiosk's among them,
+//! answers pings by itself, however long it sits idle.
 
 use std::fmt::Display;
 use std::time::Duration;
+
+use tokio::time::{Instant, MissedTickBehavior};
 
 use axum::extract::ws::{CloseFrame, Message, close_code};
 use ekphrasis_shared::{ClientMsg, ErrorCode, GenerateRequest, PROTOCOL_VERSION, ServerMsg};
@@ -21,11 +26,16 @@ use crate::state::AppState;
 /// How long a client has to send its hello.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Pings left unanswered, with nothing else heard, before a socket is closed as dead.
+pub const SILENT_PINGS: u32 = 3;
+
 /// What a session needs from the server.
 #[derive(Clone)]
 pub struct SessionContext {
     pub jobs: Jobs,
     pub shutdown: CancellationToken,
+    /// How often the client is pinged (the server's client timeout).
+    pub ping_every: Duration,
 }
 
 impl From<&AppState> for SessionContext {
@@ -33,6 +43,7 @@ impl From<&AppState> for SessionContext {
         Self {
             jobs: state.jobs.clone(),
             shutdown: state.shutdown.clone(),
+            ping_every: state.config.client_timeout(),
         }
     }
 }
@@ -105,6 +116,10 @@ impl Session {
         if !self.handshake(&mut stream).await {
             return;
         }
+        let every = self.ctx.ping_every;
+        let mut pings = tokio::time::interval_at(Instant::now() + every, every);
+        pings.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut last_heard = Instant::now();
         loop {
             let next = tokio::select! {
                 () = self.ctx.shutdown.cancelled() => {
@@ -115,8 +130,22 @@ impl Session {
                     self.forward(update).await;
                     continue;
                 }
+                _ = pings.tick() => {
+                    let silent = last_heard.elapsed();
+                    if silent >= every * SILENT_PINGS {
+                        let reason = format!("nothing heard for {} s", silent.as_secs());
+                        tracing::debug!(%reason, "closing a silent websocket");
+                        self.close(close_code::AWAY, &reason).await;
+                        return;
+                    }
+                    let _ = self.out.send(Message::Ping(Default::default())).await;
+                    continue;
+                }
                 next = stream.next() => next,
             };
+            if matches!(next, Some(Ok(_))) {
+                last_heard = Instant::now();
+            }
             match next {
                 None | Some(Ok(Message::Close(_))) => return,
                 Some(Err(e)) => {
@@ -339,6 +368,11 @@ mod tests {
 
     /// A session over a real runtime with the tiny demo models.
     async fn start() -> Harness {
+        start_pinging_every(Duration::from_secs(20)).await
+    }
+
+    /// The same, pinging the client this often.
+    async fn start_pinging_every(ping_every: Duration) -> Harness {
         let data = tempfile::tempdir().unwrap();
         let store = crate::store::open(data.path(), None).unwrap();
         let (dirs, demo) = ModelDirs::for_server(None, &[], None, true, data.path()).unwrap();
@@ -365,6 +399,7 @@ mod tests {
         let ctx = SessionContext {
             jobs,
             shutdown: CancellationToken::new(),
+            ping_every,
         };
         let (to_server, rx) = fmpsc::unbounded();
         let (tx, from_server) = fmpsc::unbounded();
@@ -449,5 +484,35 @@ mod tests {
         };
         assert_eq!(code, ErrorCode::HandshakeRequired);
         assert!(matches!(h.next().await, Message::Close(Some(_))));
+    }
+
+    #[tokio::test]
+    async fn a_client_that_answers_pings_stays_and_a_silent_one_is_closed() {
+        let every = Duration::from_millis(100);
+        let mut h = start_pinging_every(every).await;
+        h.next_json().await;
+        h.send(r#"{"type":"hello","protocol":1}"#);
+        // Answering every ping for longer than the silence allowed keeps the socket open.
+        for _ in 0..(SILENT_PINGS * 2) {
+            let Message::Ping(payload) = h.next().await else {
+                panic!("expected a ping")
+            };
+            h.to_server
+                .unbounded_send(Ok(Message::Pong(payload)))
+                .unwrap();
+        }
+        // Then silence: pings go unanswered until the server gives up.
+        let started = Instant::now();
+        let frame = loop {
+            match h.next().await {
+                Message::Ping(_) => {}
+                Message::Close(Some(frame)) => break frame,
+                other => panic!("expected a ping or a close, got {other:?}"),
+            }
+        };
+        assert_eq!(frame.code, close_code::AWAY);
+        assert!(frame.reason.contains("nothing heard"), "{}", frame.reason);
+        assert!(started.elapsed() >= every * (SILENT_PINGS - 1));
+        h.task.await.unwrap();
     }
 }

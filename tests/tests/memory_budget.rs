@@ -1,10 +1,15 @@
-//! Uploads that amplify in memory (issue 16): a tiny PNG whose iCCP chunk inflates to 100 MB,
-//! sent six at once, stays within the stated budget — at most `DECODES_AT_ONCE` decodes of
-//! `decode_budget(max_pixels)` bytes each — and the server goes on answering. Its own test
-//! binary, so no other test's memory is in the measured peak.
+//! What amplifies in memory (issue 16). A tiny PNG whose iCCP chunk inflates to 100 MB, and a
+//! 1.9 KB lossless WebP of 7000² pixels at the default pixel limit, each sent six at once, stay
+//! within the stated budget (at most `DECODES_AT_ONCE` decodes of `decode_budget(max_pixels)`
+//! bytes each) and the server goes on answering; idle WebSockets cost a small, stated amount
+//! each. Its own test binary, one test, so no other test's memory is in a measured peak.
 
 use ekphrasis_e2e::{TestServer, images};
+use ekphrasis_server::config::ServeConfig;
 use ekphrasis_server::upload::{DECODES_AT_ONCE, decode_budget};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 const MAX_PIXELS: u64 = 1_000_000;
 /// What the iCCP chunk inflates to.
@@ -129,18 +134,22 @@ fn the_zlib_stream_inflates_to_the_zeros_it_says() {
     assert!(png.len() < 3_000, "{} bytes", png.len());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn six_amplifying_uploads_at_once_stay_within_the_budget() {
-    let server = TestServer::start_with(|config| config.max_pixels = MAX_PIXELS).await;
-    let bomb = png_with_icc_bomb();
-    assert!(bomb.len() < 1_000_000, "{} bytes", bomb.len());
-    let budget = decode_budget(MAX_PIXELS);
+/// A 7000 × 7000 lossless WebP of one colour: 1,934 bytes that decode to 49 megapixels, just
+/// inside the default pixel limit. Made with Pillow 13.0.0:
+/// `Image.new("RGB", (7000, 7000), (200, 120, 40)).save(path, "WEBP", lossless=True)`.
+const UNIFORM_WEBP: &[u8] = include_bytes!("../fixtures/uniform-7000x7000-lossless.webp");
+
+/// Sends `body` six times at once to a fresh server with `max_pixels`; checks the answers, the
+/// peak memory against the budget, and that health still answers. Returns the growth in bytes.
+async fn six_at_once(name: &str, body: Vec<u8>, max_pixels: u64) -> u64 {
+    let server = TestServer::start_with(|config| config.max_pixels = max_pixels).await;
+    let budget = decode_budget(max_pixels);
 
     // The peak resident memory from here on.
     std::fs::write("/proc/self/clear_refs", "5").expect("resetting the peak");
     let before = status_kib("VmRSS:") * 1024;
     let uploads = (0..6).map(|_| {
-        let (url, body) = (server.url("/api/images"), bomb.clone());
+        let (url, body) = (server.url("/api/images"), body.clone());
         tokio::spawn(async move {
             reqwest::Client::new()
                 .post(url)
@@ -155,8 +164,8 @@ async fn six_amplifying_uploads_at_once_stay_within_the_budget() {
     let peak = status_kib("VmHWM:") * 1024;
     let grew = peak.saturating_sub(before);
     eprintln!(
-        "six iCCP bombs of {} MB at once: peak grew by {:.1} MB (budget {:.1} MB × {DECODES_AT_ONCE})",
-        BOMB_BYTES / 1_000_000,
+        "six {name} at once ({max_pixels} px limit): peak grew by {:.1} MB (budget {:.1} MB × \
+         {DECODES_AT_ONCE})",
         grew as f64 / 1e6,
         budget as f64 / 1e6
     );
@@ -164,15 +173,83 @@ async fn six_amplifying_uploads_at_once_stay_within_the_budget() {
         let status = status.unwrap();
         assert!(
             status.is_success() || status.as_u16() == 422,
-            "answered {status}"
+            "{name}: answered {status}"
         );
     }
     // The decodes, plus 64 MiB for the uploads' bytes and the runtime.
     assert!(
         grew < budget * DECODES_AT_ONCE as u64 + (64 << 20),
-        "peak grew by {grew} bytes"
+        "{name}: peak grew by {grew} bytes"
     );
     let health = reqwest::get(server.url("/api/health")).await.unwrap();
     assert!(health.status().is_success());
     server.stop().await;
+    grew
+}
+
+/// The most an idle WebSocket may cost, server and client together (the client here reads
+/// into 4 KiB). With tungstenite's default 128 KiB read buffer it was 144 KB.
+const IDLE_SOCKET_BYTES: u64 = 48_000;
+
+/// Opens `count` sockets that say hello and then nothing; returns the growth per socket.
+async fn idle_websockets(count: usize) -> u64 {
+    let server = TestServer::start_with(|config| config.max_connections = count + 16).await;
+    let before = status_kib("VmRSS:") * 1024;
+    let mut sockets = Vec::with_capacity(count);
+    for _ in 0..count {
+        let config = WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(0);
+        let (mut socket, _) =
+            tokio_tungstenite::connect_async_with_config(server.ws_url(), Some(config), false)
+                .await
+                .expect("a socket");
+        socket.next().await.expect("the server's hello").unwrap();
+        socket
+            .send(Message::text(r#"{"type":"hello","protocol":1}"#))
+            .await
+            .unwrap();
+        sockets.push(socket);
+    }
+    // Every session has read the hello once the last one has (they are handled in order).
+    let last = sockets.last_mut().unwrap();
+    last.send(Message::text(r#"{"type":"cancel"}"#))
+        .await
+        .unwrap();
+    last.next().await.expect("an answer").unwrap();
+    let after = status_kib("VmRSS:") * 1024;
+    let each = after.saturating_sub(before) / count as u64;
+    eprintln!(
+        "{count} idle WebSockets: memory grew {:.1} MB, {:.1} KB each (server and client)",
+        after.saturating_sub(before) as f64 / 1e6,
+        each as f64 / 1e3
+    );
+    drop(sockets);
+    server.stop().await;
+    each
+}
+
+/// One test, so the measurements never overlap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amplifying_uploads_and_idle_sockets_stay_within_their_budgets() {
+    // First, before the decodes leave freed memory for the sockets to reuse.
+    let each = idle_websockets(1000).await;
+    assert!(each < IDLE_SOCKET_BYTES, "{each} bytes a socket");
+
+    let bomb = png_with_icc_bomb();
+    assert!(bomb.len() < 1_000_000, "{} bytes", bomb.len());
+    six_at_once(
+        &format!("iCCP bombs of {} MB", BOMB_BYTES / 1_000_000),
+        bomb,
+        MAX_PIXELS,
+    )
+    .await;
+
+    assert!(UNIFORM_WEBP.len() < 2_000);
+    six_at_once(
+        "7000² lossless WebPs of 1.9 KB",
+        UNIFORM_WEBP.to_vec(),
+        ServeConfig::DEFAULT_MAX_PIXELS,
+    )
+    .await;
 }
