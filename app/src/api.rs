@@ -76,9 +76,11 @@ pub async fn gallery() -> Result<Vec<GalleryItem>, ApiError> {
     get_json("/api/gallery").await
 }
 
-/// `GET /api/tracks/{id}`.
+/// `GET /api/tracks/{id}`, its texts made plain.
 pub async fn track(id: &TrackId) -> Result<TrackInfo, ApiError> {
-    get_json(&format!("/api/tracks/{id}")).await
+    get_json::<TrackInfo>(&format!("/api/tracks/{id}"))
+        .await
+        .map(TrackInfo::into_plain)
 }
 
 /// The bytes at `url` (a track's audio).

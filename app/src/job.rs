@@ -69,6 +69,17 @@ impl Phase {
         }
     }
 
+    /// The phase in words for the status line, saying what comes next while nothing runs.
+    pub fn words_with(&self, painting_chosen: bool) -> String {
+        match self {
+            Phase::Idle if painting_chosen => "The painting is ready: press Compose music to \
+                                               hear it. What the server finds in it appears \
+                                               here as it happens."
+                .to_owned(),
+            phase => phase.words(),
+        }
+    }
+
     /// The phase in words, for the status line.
     pub fn words(&self) -> String {
         match self {
@@ -399,7 +410,12 @@ impl Job {
         }
     }
 
+    /// Keeps a stage's report, its text made plain (it came from a model or a person).
     fn record(&mut self, report: StageReport) {
+        let report = StageReport {
+            result: report.result.map(StageResult::into_plain),
+            ..report
+        };
         match self
             .stages
             .iter_mut()
@@ -712,6 +728,33 @@ mod tests {
         assert_eq!(
             settings_words(&settings),
             "Narrative · 15 s · seed 99 · top-k 250 · temperature 1 · guidance 3"
+        );
+    }
+
+    #[test]
+    fn the_idle_status_says_what_comes_next_once_a_painting_is_chosen() {
+        assert!(
+            Phase::Idle
+                .words_with(false)
+                .starts_with("Choose a painting")
+        );
+        assert!(Phase::Idle.words_with(true).contains("press Compose music"));
+        assert_eq!(Phase::Running.words_with(true), Phase::Running.words());
+    }
+
+    #[test]
+    fn stage_text_is_kept_plain() {
+        let mut job = Job::requested(JobKind::Compose);
+        job.record(StageReport {
+            stage: Stage::Caption,
+            state: StageState::Done,
+            result: Some(StageResult::Caption {
+                text: "a\u{0}b\u{202E}c".into(),
+            }),
+        });
+        assert_eq!(
+            job.stage(Stage::Caption).unwrap().result,
+            Some(StageResult::Caption { text: "abc".into() })
         );
     }
 }

@@ -1,7 +1,8 @@
 //! The paper's chain for one painting: emotion → caption → musical description → music. Each
 //! stage's result goes to the caller the moment it exists, and the music as PCM chunks while
 //! MusicGen composes it; a cancel flag is checked between stages and at every decoder step. The
-//! command line, the server and the benchmarks all run music through [`Pipeline::run`].
+//! command line, the server and the benchmarks all run music through [`Pipeline::run`]. Captions
+//! and descriptions (the models' and people's) are made [`plain`] before anything uses them.
 //!
 //! The variants (paper, Fig. 2) differ in the text MusicGen is given and in its weights:
 //! emotive (the emotion word), narrative (the caption), lyrical (the description) and optimized
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use ekphrasis_shared::domain::{Stage, Variant};
+use ekphrasis_shared::text::plain;
 use image::DynamicImage;
 
 use crate::blip::{self, Blip, Caption, CaptionOptions};
@@ -156,7 +158,8 @@ impl Pipeline {
                 .ok_or_else(|| missing("caption", "BLIP"))?;
             on_event(Event::Started(Stage::Caption));
             let prompt = blip::emotion_prompt(reading.label);
-            let caption = blip.caption(image, Some(&prompt), &request.caption, cancel)?;
+            let mut caption = blip.caption(image, Some(&prompt), &request.caption, cancel)?;
+            caption.text = plain(&caption.text);
             on_event(Event::Caption(&caption));
             Some(caption)
         } else {
@@ -166,7 +169,7 @@ impl Pipeline {
         let description = match (want_description, description_given, &caption) {
             (false, _, _) => None,
             (true, Some(text), _) => Some(Description {
-                text: text.to_string(),
+                text: plain(text),
                 token_ids: Vec::new(),
                 fallback: false,
             }),
@@ -178,8 +181,9 @@ impl Pipeline {
                     .as_mut()
                     .ok_or_else(|| missing("musical description", "Falcon-RW"))?;
                 on_event(Event::Started(Stage::Enhance));
-                let description =
+                let mut description =
                     falcon.describe(&caption.text, reading.label, &request.describe, cancel)?;
+                description.text = plain(&description.text);
                 on_event(Event::Description(&description));
                 Some(description)
             }

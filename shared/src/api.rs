@@ -108,6 +108,18 @@ pub struct TrackInfo {
     pub created_at: i64,
 }
 
+impl TrackInfo {
+    /// The same with its texts made [`plain`](crate::text::plain) (tracks stored before the
+    /// server cleaned its texts may carry control characters).
+    pub fn into_plain(mut self) -> Self {
+        use crate::text::plain;
+        self.caption = self.caption.as_deref().map(plain);
+        self.description = self.description.as_deref().map(plain);
+        self.music_text = plain(&self.music_text);
+        self
+    }
+}
+
 /// How closely a track's music matches words: the cosine of CLAP's audio and text embeddings
 /// (−1 to 1; the paper's CLAP score), once for "{emotion} song" (the paper's Fig. 3) and once
 /// for the text MusicGen composed from (the description in the lyrical and optimized variants).

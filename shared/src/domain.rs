@@ -182,3 +182,19 @@ pub enum StageResult {
         fallback: bool,
     },
 }
+
+impl StageResult {
+    /// The same with its text made [`plain`](crate::text::plain).
+    pub fn into_plain(self) -> Self {
+        match self {
+            StageResult::Caption { text } => StageResult::Caption {
+                text: crate::text::plain(&text),
+            },
+            StageResult::Description { text, fallback } => StageResult::Description {
+                text: crate::text::plain(&text),
+                fallback,
+            },
+            emotion @ StageResult::Emotion { .. } => emotion,
+        }
+    }
+}

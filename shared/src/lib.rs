@@ -8,6 +8,7 @@
 //! - [`protocol`]: the JSON control messages of the WebSocket, with the handshake.
 //! - [`frame`]: the binary audio frame codec.
 //! - [`api`]: bodies of the HTTP API (uploads, health, errors).
+//! - [`text`]: model and people's text made safe to store and show.
 //!
 //! The crate depends on serde only, so it builds for wasm32 and native alike. The protocol is
 //! written down in `docs/protocol.md`; this crate is its single definition.
@@ -18,6 +19,7 @@ pub mod frame;
 pub mod ids;
 pub mod protocol;
 pub mod request;
+pub mod text;
 
 pub use domain::{Emotion, EmotionProbabilities, Stage, StageResult, StageState, Variant};
 pub use frame::{AudioFrame, FrameError};

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { landscapePng, serverAndBrowser } from './harness.mjs';
+import { landscapePng, newContext, serverAndBrowser } from './harness.mjs';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -31,7 +31,7 @@ async function seriousViolations(page) {
 }
 
 async function newPage(initScript, { bypassCSP = false } = {}) {
-  const context = await app.browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP });
+  const context = await newContext(app.browser, { viewport: { width: 1280, height: 900 }, bypassCSP });
   if (initScript) await context.addInitScript(initScript);
   const page = await context.newPage();
   const errors = [];
@@ -40,13 +40,13 @@ async function newPage(initScript, { bypassCSP = false } = {}) {
 }
 
 async function composeUpload(page) {
-  await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
+  await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 0 });
   await page.locator('input[data-testid=file-input]').setInputFiles({
     name: 'landscape.png',
     mimeType: 'image/png',
     buffer: landscapePng(64, 48),
   });
-  await page.locator('[data-testid=upload-status][data-state=uploaded]').waitFor({ timeout: 20_000 });
+  await page.locator('[data-testid=upload-status][data-state=uploaded]').waitFor({ timeout: 0 });
   await page.locator('#seconds').evaluate((input) => {
     input.value = '2';
     input.dispatchEvent(new Event('input', { bubbles: true }));
@@ -61,21 +61,21 @@ test('axe-core finds no serious or critical violations on any page', async () =>
   const found = {};
   const check = async (name) => {
     // Colours are read as shown: let the buttons' short colour transitions finish first.
-    await page.waitForTimeout(400);
+    await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
     found[name] = await seriousViolations(page);
   };
 
   await page.goto(app.server.url);
-  await page.locator('[data-testid=gallery-item]').first().waitFor({ timeout: 20_000 });
+  await page.locator('[data-testid=gallery-item]').first().waitFor({ timeout: 0 });
   await check('home');
   await composeUpload(page);
   const link = page.locator('[data-testid=share-link]');
-  await link.waitFor({ timeout: 60_000 });
+  await link.waitFor({ timeout: 0 });
   await check('home, composed');
   const url = (await link.getAttribute('href')) ?? (await link.inputValue());
 
   await page.goto(url);
-  await page.locator('[data-testid=track-page]').waitFor({ timeout: 20_000 });
+  await page.locator('[data-testid=track-page]').waitFor({ timeout: 0 });
   await check('track page');
 
   await page.goto(`${app.server.url}/no/such/page`);
@@ -83,10 +83,10 @@ test('axe-core finds no serious or critical violations on any page', async () =>
   await check('missing page');
 
   await page.goto(`${app.server.url}/kiosk?upload=1&dwell=30`);
-  await page.locator('[data-testid=kiosk-item]').first().waitFor({ timeout: 20_000 });
+  await page.locator('[data-testid=kiosk-item]').first().waitFor({ timeout: 0 });
   await check('kiosk loop');
   await page.locator('[data-testid=kiosk-item]').first().click();
-  await page.locator('[data-testid=qr-code]').waitFor({ timeout: 20_000 });
+  await page.locator('[data-testid=qr-code]').waitFor({ timeout: 0 });
   await check('kiosk visit');
   await page.locator('[data-testid=visit-back]').click();
   await page.locator('[data-testid=kiosk-own]').click();
@@ -103,7 +103,7 @@ test('each stage\'s finding is announced, and the caption becomes the painting\'
   const { context, page, errors } = await newPage();
   await page.goto(app.server.url);
   await composeUpload(page);
-  await page.locator('[data-testid=share-link]').waitFor({ timeout: 60_000 });
+  await page.locator('[data-testid=share-link]').waitFor({ timeout: 0 });
   const region = page.locator('[data-testid=announcer]');
   assert.equal(await region.getAttribute('aria-live'), 'polite');
   const lines = await region.locator('p').allInnerTexts();
@@ -122,8 +122,8 @@ test('each stage\'s finding is announced, and the caption becomes the painting\'
 test('the whole flow works from the keyboard, with a visible focus', async () => {
   const { context, page, errors } = await newPage();
   await page.goto(app.server.url);
-  await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 20_000 });
-  await page.locator('[data-testid=gallery-item]').first().waitFor({ timeout: 20_000 });
+  await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 0 });
+  await page.locator('[data-testid=gallery-item]').first().waitFor({ timeout: 0 });
 
   /** Presses Tab until the focused element matches `selector`; returns its outline. */
   const tabTo = async (selector) => {
@@ -150,11 +150,11 @@ test('the whole flow works from the keyboard, with a visible focus', async () =>
   assert.equal(await page.locator('#seconds').inputValue(), '2');
   await tabTo('[data-testid=compose]');
   await page.keyboard.press('Enter');
-  await page.locator('[data-testid=share-link]').waitFor({ timeout: 60_000 });
-  await page.locator('[data-testid=player][data-state=ended]').waitFor({ timeout: 30_000 });
+  await page.locator('[data-testid=share-link]').waitFor({ timeout: 0 });
+  await page.locator('[data-testid=player][data-state=ended]').waitFor({ timeout: 0 });
   await tabTo('[data-testid=play]');
   await page.keyboard.press('Enter');
-  await page.locator('[data-testid=player][data-state=playing]').waitFor({ timeout: 10_000 });
+  await page.locator('[data-testid=player][data-state=playing]').waitFor({ timeout: 0 });
   await context.close();
   assert.deepEqual(errors, []);
 });
@@ -184,8 +184,8 @@ test('the painting is read aloud before its music when asked', async () => {
   await page.goto(app.server.url);
   await page.locator('[data-testid=read-aloud]').check();
   await composeUpload(page);
-  await page.locator('[data-testid=player][data-state=reading]').waitFor({ timeout: 60_000 });
-  await page.locator('[data-testid=player][data-state=playing]').waitFor({ timeout: 20_000 });
+  await page.locator('[data-testid=player][data-state=reading]').waitFor({ timeout: 0 });
+  await page.locator('[data-testid=player][data-state=playing]').waitFor({ timeout: 0 });
   const spoken = await page.evaluate(() => window.__spoken);
   assert.equal(spoken.length, 1, 'read once');
   const caption = await page.locator('[data-testid=caption]').innerText();
@@ -199,7 +199,7 @@ test('the painting is read aloud before its music when asked', async () => {
 
   // A track's page reads it aloud, then plays it.
   const link = page.locator('[data-testid=share-link]');
-  await link.waitFor({ timeout: 60_000 });
+  await link.waitFor({ timeout: 0 });
   await page.goto((await link.getAttribute('href')) ?? (await link.inputValue()));
   await page.locator('[data-testid=read-then-play]').click();
   await page.waitForFunction(() => window.__spoken.length === 1);
@@ -207,7 +207,7 @@ test('the painting is read aloud before its music when asked', async () => {
   assert.equal(await page.locator('[data-testid=track-audio]').evaluate((a) => a.paused), true,
     'the music waits for the words');
   await page.waitForFunction(
-    () => document.querySelector('[data-testid=track-audio]').currentTime > 0.2, null, { timeout: 10_000 },
+    () => document.querySelector('[data-testid=track-audio]').currentTime > 0.2, null, { timeout: 0 },
   );
   await context.close();
   assert.deepEqual(errors, []);
@@ -217,12 +217,12 @@ test('the kiosk reads a painting aloud before its music when set to', async () =
   const { context, page, errors } = await newPage(RECORD_SPEECH);
   await page.goto(`${app.server.url}/kiosk?speak=1&dwell=30`);
   const item = page.locator('[data-testid=kiosk-item]').nth(1);
-  await item.waitFor({ timeout: 20_000 });
+  await item.waitFor({ timeout: 0 });
   const id = await item.getAttribute('data-id');
   const gallery = await (await fetch(`${app.server.url}/api/gallery`)).json();
   const track = gallery.find((i) => i.id === id).track;
   await page.waitForFunction(
-    () => Number(document.querySelector('[data-testid=kiosk]').dataset.pieces) > 1, null, { timeout: 20_000 },
+    () => Number(document.querySelector('[data-testid=kiosk]').dataset.pieces) > 1, null, { timeout: 0 },
   );
   await item.click();
   await page.waitForFunction(() => window.__spoken.length === 1);
@@ -231,7 +231,7 @@ test('the kiosk reads a painting aloud before its music when set to', async () =
   assert.ok(spoken.startsWith(`The painting feels ${info.emotion}.`), spoken);
   assert.notEqual(await page.locator('[data-testid=kiosk]').getAttribute('data-last-started'), track);
   await page.waitForFunction(
-    (t) => document.querySelector('[data-testid=kiosk]').dataset.lastStarted === t, track, { timeout: 10_000 },
+    (t) => document.querySelector('[data-testid=kiosk]').dataset.lastStarted === t, track, { timeout: 0 },
   );
   const waited = await page.evaluate(() => performance.now() - window.__spoken[0].at);
   assert.ok(waited >= 1400, `the music began ${waited} ms after the words began`);

@@ -60,15 +60,22 @@ pub fn run() -> anyhow::Result<()> {
 
     let mut browser = Counts::default();
     let mut node = Command::new("node");
-    node.args(["--test", "--test-reporter=tap", "--test-concurrency=1"])
-        .args(browser_test_files()?)
-        .current_dir(&root)
-        .env("EKPHRASIS_BIN", &server)
-        .env("EKPHRASIS_DIST", root.join("dist"))
-        .env(
-            "CHROMIUM_PATH",
-            tools.chromium.as_ref().expect("asked for chromium"),
-        );
+    // The tests wait for what the page and the server report, with no clock of their own; the
+    // runner's timeout only ends a test that hangs.
+    node.args([
+        "--test",
+        "--test-reporter=tap",
+        "--test-concurrency=1",
+        "--test-timeout=900000",
+    ])
+    .args(browser_test_files()?)
+    .current_dir(&root)
+    .env("EKPHRASIS_BIN", &server)
+    .env("EKPHRASIS_DIST", root.join("dist"))
+    .env(
+        "CHROMIUM_PATH",
+        tools.chromium.as_ref().expect("asked for chromium"),
+    );
     let browser_ok = cmd::run_teed(&mut node, |line| browser.add_tap_line(line))?;
 
     println!();

@@ -1,6 +1,10 @@
 //! The Compose button, with why it cannot be pressed yet, and Cancel while a piece is made.
+//! It stays in view at the foot of the screen while the form is on it (style.css), and keeps
+//! keyboard focus somewhere meaningful as its buttons come and go.
 
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::HtmlElement;
 
 use crate::form::uses_description;
 use crate::job::{Job, Phase};
@@ -18,10 +22,46 @@ pub fn show_results() {
     }
 }
 
+/// Focuses the element with `id` once the page has drawn it, if focus has nowhere better to be:
+/// on the page itself, or on a button that has just been disabled or removed.
+fn refocus(id: &'static str) {
+    request_animation_frame(move || {
+        let lost = document().active_element().is_none_or(|active| {
+            active.tag_name() == "BODY"
+                || active.id() == "compose"
+                || active.id() == "cancel"
+                || !active.is_connected()
+        });
+        if let (true, Some(target)) = (
+            lost,
+            document()
+                .get_element_by_id(id)
+                .and_then(|el| el.dyn_into::<HtmlElement>().ok()),
+        ) {
+            let _ = target.focus();
+        }
+    });
+}
+
 /// Sends the request, or says what it is waiting for; offers Cancel while a piece is made.
 #[component]
 pub fn ComposeBar(studio: Studio) -> impl IntoView {
     let job = studio.job;
+    // Pressing Compose disables it and Cancel disappears when the piece ends: focus follows to
+    // Cancel, then to the finished piece (or back to Compose).
+    let active = Memo::new(move |_| job.with(Job::is_active));
+    Effect::new(move |was_active: Option<bool>| {
+        let now = active.get();
+        match (was_active, now) {
+            (Some(false), true) => refocus("cancel"),
+            (Some(true), false) if job.with_untracked(|job| job.finished().is_some()) => {
+                refocus("finished-title")
+            }
+            (Some(true), false) => refocus("compose"),
+            _ => {}
+        }
+        now
+    });
     let blocked = Memo::new(move |_| studio.blocker());
     let label = Memo::new(move |_| {
         let own_words = studio.form.with(|form| {
@@ -43,6 +83,7 @@ pub fn ComposeBar(studio: Studio) -> impl IntoView {
                 <button
                     type="button"
                     class="button primary"
+                    id="compose"
                     data-testid="compose"
                     aria-describedby="compose-reason"
                     disabled=move || blocked.with(Option::is_some)
@@ -57,6 +98,7 @@ pub fn ComposeBar(studio: Studio) -> impl IntoView {
                     <button
                         type="button"
                         class="button secondary"
+                        id="cancel"
                         data-testid="cancel"
                         disabled=move || job.with(|job| job.phase == Phase::Cancelling)
                         on:click=move |_| studio.cancel()

@@ -19,7 +19,10 @@ use crate::{share, spoken};
 pub fn Results(studio: Studio) -> impl IntoView {
     let job = studio.job;
     let connection = studio.connection;
-    let status = Memo::new(move |_| job.with(|job| job.phase.words()));
+    let status = Memo::new(move |_| {
+        let chosen = studio.painting.with(|p| p.image().is_some());
+        job.with(|job| job.phase.words_with(chosen))
+    });
     let settings = Memo::new(move |_| job.with(|job| job.settings.as_ref().map(settings_words)));
     let finished = Memo::new(move |_| job.with(|job| job.finished().cloned()));
     let failure = Memo::new(move |_| {
@@ -82,7 +85,7 @@ pub fn Results(studio: Studio) -> impl IntoView {
                     .map(|finished| {
                         view! {
                             <div class="finished" data-testid="finished">
-                                <p>
+                                <p id="finished-title" tabindex="-1">
                                     {if finished.stored {
                                         format!(
                                             "A piece made earlier for this painting, {:.1} seconds. Compose to make a new one.",

@@ -5,6 +5,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use ekphrasis_shared::text::plain;
 
 use super::extract::PathText;
 use super::tracks;
@@ -54,6 +55,18 @@ pub struct Preview {
     pub audio: String,
 }
 
+/// The longest description a preview carries, in characters (link previews show about 200).
+const DESCRIPTION_CHARS: usize = 300;
+
+/// `text` made [`plain`], on one line, with at most `max` characters (an ellipsis ends a cut).
+fn one_line(text: &str, max: usize) -> String {
+    let words = plain(text).split_whitespace().collect::<Vec<_>>().join(" ");
+    match words.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", words[..cut].trim_end()),
+        None => words,
+    }
+}
+
 /// The preview of `record`, with absolute URLs under `base`.
 pub fn preview(record: &TrackRecord, painting: Option<&str>, base: &str) -> Preview {
     let mut mood = record.texts.emotion.as_str().to_owned();
@@ -76,8 +89,8 @@ pub fn preview(record: &TrackRecord, painting: Option<&str>, base: &str) -> Prev
         });
     let id = &record.id;
     Preview {
-        title,
-        description,
+        title: plain(&title),
+        description: one_line(&description, DESCRIPTION_CHARS),
         url: format!("{base}/t/{id}"),
         image: format!("{base}/api/images/{}", record.image),
         audio: format!("{base}/api/tracks/{id}/audio.wav"),
@@ -231,5 +244,19 @@ mod tests {
             headers.insert(header::HOST, host.parse().unwrap());
             assert_eq!(base_url(None, &headers), base, "{host}");
         }
+    }
+
+    #[test]
+    fn preview_text_is_plain_one_line_and_bounded() {
+        assert_eq!(
+            one_line("a\u{0}b\u{202E}c\n  d\te", 100),
+            "abc d e",
+            "controls, overrides and line breaks"
+        );
+        let long = "x".repeat(DESCRIPTION_CHARS + 50);
+        let cut = one_line(&long, DESCRIPTION_CHARS);
+        assert_eq!(cut.chars().count(), DESCRIPTION_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(one_line("é".repeat(5).as_str(), 3), "ééé…");
     }
 }
