@@ -94,9 +94,27 @@ pub struct PlayerView {
     pub received: f64,
     /// How long the piece will be, when known: the waveform's full width.
     pub expected: Option<f64>,
+    /// While waiting for enough audio to play through, about how long until it starts.
+    pub starts_in: Option<f64>,
 }
 
 impl PlayerView {
+    /// The state in words, with the wait while buffering when it is known and worth saying.
+    pub fn words(&self) -> String {
+        match (self.state, self.starts_in) {
+            (PlayerState::Buffering, Some(wait)) if wait >= 1.5 => {
+                format!("Starts in about {} s", wait.ceil() as u64)
+            }
+            (state, _) => state.words().to_owned(),
+        }
+    }
+
+    /// Where playback is against the piece's length (or what has arrived while that is not
+    /// known), e.g. `0:03 / 0:15`.
+    pub fn time_words(&self) -> String {
+        crate::clock::progress(self.position, self.span())
+    }
+
     /// The length the waveform's width stands for: the expected length, or what has arrived
     /// when that is more.
     pub fn span(&self) -> f64 {
@@ -181,6 +199,7 @@ mod tests {
             position: 3.0,
             received: 5.0,
             expected: Some(15.0),
+            starts_in: None,
         };
         assert_eq!(view.span(), 15.0);
         assert!((view.fraction() - 0.2).abs() < 1e-12);
@@ -192,5 +211,23 @@ mod tests {
         assert_eq!(longer.fraction(), 0.5);
         assert_eq!(PlayerView::default().fraction(), 0.0);
         assert!(!PlayerView::default().has_audio());
+    }
+
+    #[test]
+    fn a_long_wait_is_said_and_the_time_counts_against_the_whole_piece() {
+        let mut view = PlayerView {
+            state: PlayerState::Buffering,
+            position: 0.0,
+            received: 1.2,
+            expected: Some(15.0),
+            starts_in: Some(7.2),
+        };
+        assert_eq!(view.words(), "Starts in about 8 s");
+        assert_eq!(view.time_words(), "0:00 / 0:15");
+        view.starts_in = Some(0.5);
+        assert_eq!(view.words(), "Buffering…");
+        view.state = PlayerState::Playing;
+        view.starts_in = None;
+        assert_eq!(view.words(), "Playing");
     }
 }

@@ -304,13 +304,13 @@ impl Player {
         let audio = self.audio;
         self.engine.update_value(|engine| {
             let frames = audio.with_untracked(ReceivedAudio::frames);
+            let now = engine.graph().map(|graph| graph.context.current_time());
+            let expected = engine.expected;
             if let Some(timeline) = engine.timeline.as_mut() {
-                timeline.set_received(frames);
+                timeline.set_expected(expected);
+                timeline.set_received(frames, now.unwrap_or(0.0));
             }
-            if engine.holds.stopped {
-                return;
-            }
-            let Some(now) = engine.graph().map(|graph| graph.context.current_time()) else {
+            let Some(now) = now.filter(|_| !engine.holds.stopped) else {
                 return;
             };
             let Some(plan) = engine.timeline.as_mut().map(|t| t.plan(now)) else {
@@ -400,6 +400,7 @@ impl Engine {
                 .as_ref()
                 .map_or(0.0, Timeline::received_seconds),
             expected: self.expected,
+            starts_in: self.timeline.as_ref().and_then(|t| t.starts_in(now)),
         }
     }
 

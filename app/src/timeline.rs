@@ -5,6 +5,13 @@
 //!
 //! Audio is counted in frames (one sample per channel). A *run* is audio playing without a gap:
 //! it starts at a clock time with a frame and grows as chunks are appended at its end.
+//!
+//! When audio arrives slower than it plays (a CPU composing at 0.2× real time), starting after
+//! the jitter buffer would play a little, wait, play a little. Instead, once the piece's length is
+//! known, a run starts only when what is in hand will carry playback to the end at the rate audio
+//! has been arriving: with `r` seconds of audio a second, `R` seconds still to come and `B` in
+//! hand, playing all of it takes `B + R` seconds and receiving the rest `R / r`, so it waits for
+//! `B ≥ R (1/r − 1)` plus the jitter buffer ([`Timeline::starts_in`] says how long that is).
 
 /// How the timeline buffers, schedules and fades.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -20,6 +27,11 @@ pub struct TimelineConfig {
     pub fade_seconds: f64,
     /// Longest chunk handed out at once, in seconds.
     pub max_chunk_seconds: f64,
+    /// The arrival rate is trusted only after audio has been arriving for this long, in seconds.
+    pub rate_window_seconds: f64,
+    /// How much longer than the measured rate says the rest of the piece is allowed to take to
+    /// arrive (1.1: ten percent), against a rate that slows a little.
+    pub rate_margin: f64,
 }
 
 impl Default for TimelineConfig {
@@ -30,6 +42,8 @@ impl Default for TimelineConfig {
             guard_seconds: 0.02,
             fade_seconds: 0.005,
             max_chunk_seconds: 2.0,
+            rate_window_seconds: 0.25,
+            rate_margin: 1.1,
         }
     }
 }
@@ -101,6 +115,13 @@ pub struct Timeline {
     runs: Vec<Run>,
     /// Whether the last run may still grow; false once it has run (nearly) dry.
     open: bool,
+    /// Frames the whole piece will have, when known.
+    expected: Option<u64>,
+    /// When audio first arrived (clock time) and how many frames came then.
+    first_arrival: Option<(f64, u64)>,
+    /// When audio last arrived, and how many arrivals there have been.
+    last_arrival: f64,
+    arrivals: u32,
 }
 
 impl Timeline {
@@ -114,12 +135,99 @@ impl Timeline {
             scheduled: 0,
             runs: Vec::new(),
             open: false,
+            expected: None,
+            first_arrival: None,
+            last_arrival: 0.0,
+            arrivals: 0,
         }
     }
 
-    /// Notes that `frames` frames have been received in all.
-    pub fn set_received(&mut self, frames: u64) {
-        self.received = frames.max(self.received);
+    /// Notes that `frames` frames have been received in all, by clock time `now`.
+    pub fn set_received(&mut self, frames: u64, now: f64) {
+        if frames <= self.received {
+            return;
+        }
+        self.received = frames;
+        if self.first_arrival.is_none() {
+            self.first_arrival = Some((now, frames));
+        }
+        self.last_arrival = now;
+        self.arrivals += 1;
+    }
+
+    /// Notes how long the whole piece will be, in seconds, when known.
+    pub fn set_expected(&mut self, seconds: Option<f64>) {
+        self.expected = seconds.map(|s| (s.max(0.0) * self.rate).round() as u64);
+    }
+
+    /// Seconds of audio arriving per second of clock time, from the first arrival to the last,
+    /// once that is long enough to tell; measured up to `now` instead when nothing has come for
+    /// more than twice the usual gap (the stream has slowed or stalled).
+    pub fn arrival_rate(&self, now: f64) -> Option<f64> {
+        let (since, at_first) = self.first_arrival?;
+        let span = self.last_arrival - since;
+        if span < self.config.rate_window_seconds || self.arrivals < 2 {
+            return None;
+        }
+        let gap = span / f64::from(self.arrivals - 1);
+        let over = if now - self.last_arrival > 2.0 * gap {
+            now - since
+        } else {
+            span
+        };
+        Some((self.received - at_first) as f64 / self.rate / over)
+    }
+
+    /// Seconds of audio still to arrive, when the piece's length is known.
+    fn remaining_seconds(&self) -> Option<f64> {
+        let expected = self.expected?;
+        Some(expected.saturating_sub(self.received) as f64 / self.rate)
+    }
+
+    /// Seconds in hand that playing on needs before it may start: the jitter buffer, plus
+    /// whatever keeps the rest of the piece from running dry at the arrival rate. `None` while
+    /// that rate is not known yet.
+    fn needed_seconds(&self, now: f64) -> Option<f64> {
+        let jitter = self.config.jitter_seconds;
+        let Some(remaining) = self.remaining_seconds() else {
+            return Some(jitter);
+        };
+        if remaining == 0.0 {
+            return Some(jitter);
+        }
+        let rate = self.arrival_rate(now)?;
+        if rate >= 1.0 {
+            return Some(jitter);
+        }
+        if rate <= 0.0 {
+            return Some(f64::INFINITY);
+        }
+        Some(jitter + self.config.rate_margin * remaining * (1.0 / rate - 1.0))
+    }
+
+    /// While waiting to start (or to go on), about how many seconds until it will, at the rate
+    /// audio has been arriving; `None` while playing, or while that rate is not known.
+    pub fn starts_in(&self, now: f64) -> Option<f64> {
+        if self.open || self.complete {
+            return None;
+        }
+        let rate = self.arrival_rate(now).filter(|&rate| rate > 0.0)?;
+        let in_hand = (self.received - self.scheduled) as f64 / self.rate;
+        let needed = self.needed_seconds(now)?;
+        if in_hand >= needed {
+            return Some(0.0);
+        }
+        let remaining = self.remaining_seconds().unwrap_or(0.0);
+        if rate >= 1.0 || remaining == 0.0 {
+            return Some(((needed - in_hand) / rate.max(1e-9)).max(0.0));
+        }
+        // Waiting `t` seconds brings `r t` more in hand and leaves `R − r t` to come; with the
+        // margin `m`: B + r t ≥ j + m (R − r t)(1/r − 1), so
+        // t ≥ (j + m R (1 − r)/r − B) / (r + m (1 − r)).
+        let (jitter, m) = (self.config.jitter_seconds, self.config.rate_margin);
+        let wait =
+            (jitter + m * remaining * (1.0 - rate) / rate - in_hand) / (rate + m * (1.0 - rate));
+        Some(wait.max(0.0))
     }
 
     /// Notes that no more audio will come.
@@ -143,7 +251,8 @@ impl Timeline {
         &self.runs
     }
 
-    /// Forgets what was scheduled, so that the piece plays again from its first frame.
+    /// Forgets what was scheduled, so that the piece plays again from its first frame (it has
+    /// all arrived by then, or goes on arriving at the rate measured).
     pub fn rewind(&mut self) {
         self.scheduled = 0;
         self.runs.clear();
@@ -168,7 +277,11 @@ impl Timeline {
             // Too late to join seamlessly: the run ends with the fade out already scheduled.
             self.open = false;
         }
-        let enough = pending >= self.jitter_frames() || (self.complete && pending > 0);
+        let in_hand = pending as f64 / self.rate;
+        let carries = self
+            .needed_seconds(now)
+            .is_some_and(|needed| in_hand >= needed);
+        let enough = (pending >= self.jitter_frames() && carries) || (self.complete && pending > 0);
         if !enough {
             return plan;
         }
@@ -285,10 +398,10 @@ mod tests {
     #[test]
     fn playback_waits_for_the_jitter_buffer() {
         let mut t = timeline();
-        t.set_received(300);
+        t.set_received(300, 0.0);
         assert_eq!(t.plan(0.0), Plan::default());
         assert_eq!(t.flow(0.0), Flow::Buffering);
-        t.set_received(400);
+        t.set_received(400, 0.0);
         let plan = t.plan(1.0);
         assert_eq!(
             plan.chunks,
@@ -311,11 +424,11 @@ mod tests {
     #[test]
     fn chunks_are_laid_end_to_end_at_exact_times() {
         let mut t = timeline();
-        t.set_received(400);
+        t.set_received(400, 0.0);
         t.plan(0.0);
         let mut next = 0.05 + 0.4;
         for (i, now) in [0.1, 0.3, 0.5, 0.7].into_iter().enumerate() {
-            t.set_received(400 + 256 * (i as u64 + 1));
+            t.set_received(400 + 256 * (i as u64 + 1), 0.0);
             let plan = t.plan(now);
             assert_eq!(plan.chunks.len(), 1, "at {now}");
             let chunk = plan.chunks[0];
@@ -338,19 +451,19 @@ mod tests {
     #[test]
     fn an_underrun_waits_for_a_new_buffer_and_starts_after_the_gap() {
         let mut t = timeline();
-        t.set_received(400);
+        t.set_received(400, 0.0);
         t.plan(0.0); // plays 0.05 .. 0.45
         assert_eq!(t.flow(0.44), Flow::Playing);
         assert_eq!(t.flow(0.45), Flow::Buffering);
         // Audio arrives too late to join the run.
-        t.set_received(500);
+        t.set_received(500, 0.0);
         assert_eq!(t.plan(0.44).chunks, []);
         assert_eq!(t.flow(0.5), Flow::Buffering);
         assert!(
             close(t.position(0.6), 0.4),
             "the position stands still in the gap"
         );
-        t.set_received(800);
+        t.set_received(800, 0.0);
         let plan = t.plan(0.7);
         assert_eq!(
             plan.chunks,
@@ -370,9 +483,9 @@ mod tests {
     #[test]
     fn audio_just_before_the_run_ends_does_not_join_it() {
         let mut t = timeline();
-        t.set_received(400);
+        t.set_received(400, 0.0);
         t.plan(0.0); // ends at 0.45; the guard is 20 ms
-        t.set_received(1000);
+        t.set_received(1000, 0.0);
         let plan = t.plan(0.435);
         // Not joined: a new run starts after the old one has faded out.
         assert_eq!(plan.cancel_gain_from, None);
@@ -384,16 +497,16 @@ mod tests {
     #[test]
     fn a_new_run_never_overlaps_the_fading_one() {
         let mut t = timeline();
-        t.set_received(400);
+        t.set_received(400, 0.0);
         t.plan(0.0); // ends at 0.45
-        t.set_received(800);
+        t.set_received(800, 0.0);
         let plan = t.plan(0.44);
         // The old run still fades until 0.45; the lead alone would start at 0.49.
         assert!(close(plan.chunks[0].start, 0.49));
         let mut t2 = timeline();
-        t2.set_received(400);
+        t2.set_received(400, 0.0);
         t2.plan(0.0);
-        t2.set_received(800);
+        t2.set_received(800, 0.0);
         // The clock has passed the end: start after the lead.
         let plan = t2.plan(0.5);
         assert!(close(plan.chunks[0].start, 0.55));
@@ -402,7 +515,7 @@ mod tests {
     #[test]
     fn the_end_of_the_stream_plays_a_short_tail_and_ends() {
         let mut t = timeline();
-        t.set_received(100);
+        t.set_received(100, 0.0);
         assert!(t.plan(0.0).chunks.is_empty());
         t.finish();
         let plan = t.plan(0.0);
@@ -412,7 +525,7 @@ mod tests {
         assert!(close(t.position(10.0), 0.1));
         // A tail shorter than two fades gets shorter fades.
         let mut tiny = timeline();
-        tiny.set_received(4);
+        tiny.set_received(4, 0.0);
         tiny.finish();
         let plan = tiny.plan(0.0);
         assert!(close(plan.ramps[0].end - plan.ramps[0].start, 0.002));
@@ -422,7 +535,7 @@ mod tests {
     #[test]
     fn a_finished_piece_replays_from_the_start_in_long_chunks() {
         let mut t = timeline();
-        t.set_received(5000);
+        t.set_received(5000, 0.0);
         t.finish();
         let first = t.plan(0.0);
         assert_eq!(first.chunks.len(), 3, "2 s chunks at most");
@@ -441,7 +554,7 @@ mod tests {
     #[test]
     fn starts_fall_on_frame_boundaries() {
         let mut t = Timeline::new(32_000, TimelineConfig::default());
-        t.set_received(12_800);
+        t.set_received(12_800, 0.0);
         let plan = t.plan(1.234_567_89);
         let start = plan.chunks[0].start;
         let frames = start * 32_000.0;
@@ -457,7 +570,7 @@ mod tests {
         for step in 1..=40u64 {
             // Arrivals at uneven pace, sometimes slower than playback.
             now += if step % 7 == 0 { 0.6 } else { 0.1 };
-            t.set_received(step * 120);
+            t.set_received(step * 120, 0.0);
             for chunk in t.plan(now).chunks {
                 assert_eq!(chunk.first_frame, scheduled);
                 assert!(chunk.start >= now, "scheduled in the past");
@@ -475,5 +588,82 @@ mod tests {
             let end = pair[0].start + pair[0].frames as f64 / 1000.0;
             assert!(pair[1].start >= end);
         }
+    }
+
+    /// A 10 s piece (at 1000 frames a second) arriving at `rate` seconds of audio a second, in
+    /// chunks of 256 frames, planned at every arrival and every 10 ms between: when the first
+    /// run starts, how many runs there are, what `starts_in` said halfway to the start, and when
+    /// the last frame plays.
+    fn stream(rate: f64) -> (f64, usize, Option<f64>, f64) {
+        let mut t = timeline();
+        t.set_expected(Some(10.0));
+        let chunk = 256u64;
+        let every = chunk as f64 / 1000.0 / rate;
+        let (mut received, mut next_arrival) = (0u64, 0.0);
+        let mut first_start = None;
+        let mut forecasts = Vec::new();
+        let mut now = 0.0;
+        while t.flow(now) != Flow::Ended {
+            while received < 10_000 && next_arrival <= now {
+                received = (received + chunk).min(10_000);
+                t.set_received(received, next_arrival);
+                next_arrival += every;
+                if received == 10_000 {
+                    t.finish();
+                }
+            }
+            let plan = t.plan(now);
+            if first_start.is_none() {
+                match plan.chunks.first() {
+                    Some(chunk) => first_start = Some(chunk.start),
+                    None => forecasts.push((now, t.starts_in(now))),
+                }
+            }
+            now += 0.01;
+            assert!(now < 200.0, "the piece never ended");
+        }
+        let start = first_start.unwrap();
+        let halfway = forecasts
+            .iter()
+            .find(|(at, _)| *at >= start / 2.0)
+            .and_then(|(at, wait)| wait.map(|wait| at + wait));
+        let last = t.runs().last().map(|run| t.end_of(run)).unwrap();
+        (start, t.runs().len(), halfway, last)
+    }
+
+    #[test]
+    fn audio_slower_than_real_time_waits_once_then_plays_to_the_end_without_a_gap() {
+        for rate in [0.2, 0.5, 0.9] {
+            let (start, runs, forecast, last) = stream(rate);
+            assert_eq!(runs, 1, "rate {rate}: one run, no underrun");
+            // It starts about when the audio still to come can arrive during playback.
+            let arrived_all = 10.0 / rate;
+            assert!(start + 10.0 >= arrived_all, "rate {rate}: start {start}");
+            assert!(
+                start + 10.0 <= arrived_all * 1.25 + 0.5,
+                "rate {rate}: start {start}"
+            );
+            assert!(close(last, start + 10.0) || last > start + 10.0 - 1e-9);
+            // The forecast made halfway through the wait was close to the real start.
+            let forecast = forecast.expect("a forecast while waiting");
+            assert!(
+                (forecast - start).abs() < 0.15 * start + 0.3,
+                "rate {rate}: forecast {forecast}, started {start}"
+            );
+        }
+    }
+
+    #[test]
+    fn audio_faster_than_real_time_starts_after_the_jitter_buffer() {
+        let (start, runs, _, _) = stream(2.0);
+        assert_eq!(runs, 1);
+        assert!(start < 0.5, "{start}");
+    }
+
+    #[test]
+    fn without_a_known_length_the_jitter_buffer_is_enough() {
+        let mut t = timeline();
+        t.set_received(400, 0.0);
+        assert_eq!(t.plan(0.3).chunks.len(), 1);
     }
 }

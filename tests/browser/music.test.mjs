@@ -177,3 +177,58 @@ test('with a CLAP model the track page says how closely the music matches the wo
     await server.stop();
   }
 });
+
+test('audio arriving slower than real time waits once, says when it starts, then plays without a gap', async () => {
+  const context = await newContext(app.browser, { viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(String(err)));
+  // Between the server and the page, audio frames are held back to half of real time (32 kHz,
+  // 13-byte header, 2 bytes a sample); everything keeps its order.
+  const SPEED = 0.5;
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    let queue = Promise.resolve();
+    server.onMessage((message) => {
+      queue = queue.then(async () => {
+        if (typeof message !== 'string') {
+          const seconds = (message.length - 13) / 2 / 32000;
+          await new Promise((resolve) => setTimeout(resolve, (seconds / SPEED) * 1000));
+        }
+        ws.send(message);
+      });
+    });
+    ws.onMessage((message) => server.send(message));
+  });
+  // Every state the player shows, in order, and the longest wait it announced.
+  await page.addInitScript(() => {
+    window.playerStates = [];
+    window.longestWait = 0;
+    new MutationObserver(() => {
+      const player = document.querySelector('[data-testid=player]');
+      const state = player?.dataset.state;
+      if (state && window.playerStates.at(-1) !== state) window.playerStates.push(state);
+      const words = document.querySelector('[data-testid=player-words]')?.textContent ?? '';
+      const wait = Number(words.match(/Starts in about (\d+) s/)?.[1] ?? 0);
+      window.longestWait = Math.max(window.longestWait, wait);
+    }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  });
+  await page.goto(app.server.url);
+  await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 0 });
+  await page.locator('[data-testid=gallery-item]').first().click();
+  await setSeconds(page, 4);
+  await page.locator('[data-testid=compose]').click();
+  await page.locator('[data-testid=player][data-state=ended]').waitFor({ timeout: 0 });
+
+  const states = await page.evaluate(() => window.playerStates);
+  const started = states.indexOf('playing');
+  assert.ok(started > 0, `it played: ${states.join(' → ')}`);
+  assert.ok(
+    !states.slice(started).includes('buffering'),
+    `no underrun once it started: ${states.join(' → ')}`,
+  );
+  assert.ok(await page.evaluate(() => window.longestWait) >= 2, 'the wait was said');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+

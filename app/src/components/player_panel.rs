@@ -6,7 +6,6 @@ use leptos::prelude::*;
 use web_sys::{ScrollIntoViewOptions, ScrollLogicalPosition};
 
 use crate::canvas::context_2d;
-use crate::clock::progress;
 use crate::playback::{PlayerState, PlayerView};
 use crate::player::Player;
 use crate::waveform::{Peaks, playhead_column};
@@ -60,6 +59,12 @@ pub fn PlayerPanel(player: Player) -> impl IntoView {
         now
     });
 
+    // A wait keeps what was said before it.
+    let spoken_state = Memo::new(move |before: Option<&&'static str>| match state.get() {
+        PlayerState::Buffering | PlayerState::Idle => before.copied().unwrap_or(""),
+        state => state.words(),
+    });
+
     let idle_without_audio = move || {
         !view.with(PlayerView::has_audio)
             && !matches!(state.get(), PlayerState::Buffering | PlayerState::Reading)
@@ -106,7 +111,9 @@ pub fn PlayerPanel(player: Player) -> impl IntoView {
                     <span class="play-icon" aria-hidden="true">"■"</span>
                     <span>"Stop"</span>
                 </button>
-                <p class="player-state" aria-live="polite">{move || state.get().words()}</p>
+                <p class="player-state" data-testid="player-words">{move || view.with(PlayerView::words)}</p>
+                // Screen readers hear when the music starts, pauses and ends, not each wait.
+                <p class="visually-hidden" aria-live="polite">{move || spoken_state.get()}</p>
                 <p class="playback-time">
                     <span class="visually-hidden">"Played and received: "</span>
                     <span
@@ -114,10 +121,7 @@ pub fn PlayerPanel(player: Player) -> impl IntoView {
                         data-seconds=move || format!("{:.3}", view.get().position)
                         data-received=move || format!("{:.3}", view.get().received)
                     >
-                        {move || {
-                            let view = view.get();
-                            progress(view.position, view.received)
-                        }}
+                        {move || view.with(PlayerView::time_words)}
                     </span>
                 </p>
             </div>
