@@ -17,13 +17,19 @@ const IMAGES_PATH: &str = "/api/images";
 pub enum ApiError {
     #[error("the server could not be reached: {0}")]
     Network(gloo_net::Error),
-    #[error("the server refused ({status}): {body:?}")]
+    #[error("the server refused ({status}){}", refusal_words(body.as_ref()))]
     Refused {
         status: u16,
         body: Option<ErrorBody>,
     },
     #[error("the server's answer ({status}) could not be read")]
     Unreadable { status: u16 },
+}
+
+/// `: why`, from a refusal's body, when it has one.
+fn refusal_words(body: Option<&ErrorBody>) -> String {
+    body.map(|body| format!(": {}", body.message))
+        .unwrap_or_default()
 }
 
 impl ApiError {

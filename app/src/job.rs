@@ -7,6 +7,7 @@ use ekphrasis_shared::{
     ErrorCode, JobId, ServerMsg, Settings, Stage, StageResult, StageState, TrackId, Variant,
 };
 
+use crate::playback::PlayerView;
 use crate::problem::Problem;
 
 /// Where the piece is.
@@ -230,6 +231,39 @@ impl Job {
             stages.retain(|stage| *stage != Stage::Compose);
         }
         stages
+    }
+
+    /// While the piece is being made, where it is: the step, and once music arrives how much of
+    /// it is made and, when known, how soon it starts playing (`player`). `None` otherwise.
+    pub fn progress_words(&self, player: &PlayerView) -> Option<String> {
+        if self.phase != Phase::Running {
+            return None;
+        }
+        let stages = self.stages_shown();
+        let (step, stage) = stages
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(_, stage)| self.stage(**stage).is_some())?;
+        let doing = match stage {
+            Stage::Emotion => "Feeling the painting's emotion",
+            Stage::Caption => "Describing the painting",
+            Stage::Enhance => "Imagining its music",
+            Stage::Compose => "Composing",
+        };
+        let mut words = format!("Step {} of {}: {doing}", step + 1, stages.len());
+        if *stage == Stage::Compose && player.received > 0.0 {
+            words.push_str(&format!(
+                ", {:.0} of {:.0} seconds made",
+                player.received.floor(),
+                player.span()
+            ));
+            if let Some(wait) = player.starts_in.filter(|wait| *wait >= 1.5) {
+                words.push_str(&format!("; it starts in about {} s", wait.ceil() as u64));
+            }
+        }
+        words.push('…');
+        Some(words)
     }
 
     /// The caption the server wrote, once it has.
@@ -756,5 +790,38 @@ mod tests {
             job.stage(Stage::Caption).unwrap().result,
             Some(StageResult::Caption { text: "abc".into() })
         );
+    }
+
+    #[test]
+    fn progress_says_the_step_then_how_much_music_is_made() {
+        let mut job = Job::requested(JobKind::Compose);
+        job.phase = Phase::Running;
+        job.record(StageReport {
+            stage: Stage::Emotion,
+            state: StageState::Started,
+            result: None,
+        });
+        let waiting = PlayerView::default();
+        assert_eq!(
+            job.progress_words(&waiting).unwrap(),
+            "Step 1 of 4: Feeling the painting's emotion…"
+        );
+        job.record(StageReport {
+            stage: Stage::Compose,
+            state: StageState::Started,
+            result: None,
+        });
+        let arriving = PlayerView {
+            received: 3.4,
+            expected: Some(15.0),
+            starts_in: Some(6.2),
+            ..PlayerView::default()
+        };
+        assert_eq!(
+            job.progress_words(&arriving).unwrap(),
+            "Step 4 of 4: Composing, 3 of 15 seconds made; it starts in about 7 s…"
+        );
+        job.phase = Phase::Cancelled;
+        assert_eq!(job.progress_words(&arriving), None);
     }
 }

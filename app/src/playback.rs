@@ -102,6 +102,7 @@ impl PlayerView {
     /// The state in words, with the wait while buffering when it is known and worth saying.
     pub fn words(&self) -> String {
         match (self.state, self.starts_in) {
+            (PlayerState::Buffering, _) if !self.has_audio() => "Waiting for the music…".to_owned(),
             (PlayerState::Buffering, Some(wait)) if wait >= 1.5 => {
                 format!("Starts in about {} s", wait.ceil() as u64)
             }
@@ -226,6 +227,9 @@ mod tests {
         assert_eq!(view.time_words(), "0:00 / 0:15");
         view.starts_in = Some(0.5);
         assert_eq!(view.words(), "Buffering…");
+        view.received = 0.0;
+        assert_eq!(view.words(), "Waiting for the music…");
+        view.received = 1.2;
         view.state = PlayerState::Playing;
         view.starts_in = None;
         assert_eq!(view.words(), "Playing");

@@ -143,11 +143,20 @@ impl Studio {
             {
                 return;
             }
-            let state = match result {
-                Ok(image) => UploadState::Uploaded(image),
+            let (state, preview) = match result {
+                Ok(image) => (UploadState::Uploaded(image), preview),
                 Err(error) => {
-                    warn!("upload failed: {error}");
-                    UploadState::Failed(error.problem())
+                    // A refusal is the page's to show, in plain words; only the unexpected
+                    // goes to the console.
+                    if !matches!(error, api::ApiError::Refused { .. }) {
+                        warn!("upload failed: {error}");
+                    }
+                    // No preview of a file the server would not take (it may not be an image).
+                    if let Some(url) = studio.object_url.get_value() {
+                        let _ = web_sys::Url::revoke_object_url(&url);
+                    }
+                    studio.object_url.set_value(None);
+                    (UploadState::Failed(error.problem()), None)
                 }
             };
             studio.painting.set(Painting::Upload { state, preview });

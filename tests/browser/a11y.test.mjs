@@ -61,7 +61,9 @@ test('axe-core finds no serious or critical violations on any page', async () =>
   const found = {};
   const check = async (name) => {
     // Colours are read as shown: let the buttons' short colour transitions finish first.
-    await page.waitForFunction(() => document.getAnimations().every((a) => a.playState !== 'running'));
+    await page.waitForFunction(() => document.getAnimations()
+      .filter((a) => a instanceof CSSTransition)
+      .every((a) => a.playState !== 'running'));
     found[name] = await seriousViolations(page);
   };
 

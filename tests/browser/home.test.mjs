@@ -26,6 +26,8 @@ test('upload and handshake: the preview and the size are shown', async () => {
 
 test('a file that is not an image gets a plain-words refusal', async () => {
   const { page, errors } = await openPage(app.browser, app.server.url);
+  const console = [];
+  page.on('console', (message) => console.push(message.text()));
   await page.locator('[data-testid=connection][data-state=connected]').waitFor({ timeout: 0 });
   // Declared as PNG so the browser sends it; the server sniffs the content and refuses it.
   await page.locator('input[data-testid=file-input]').setInputFiles({
@@ -35,8 +37,15 @@ test('a file that is not an image gets a plain-words refusal', async () => {
   });
   const refusal = page.locator('[data-testid=error][data-code=unsupported_media_type]');
   await refusal.waitFor({ timeout: 0 });
-  assert.ok((await refusal.innerText()).length > 10);
+  const words = await refusal.innerText();
+  assert.ok(words.length > 10);
   await page.locator('[data-testid=upload-status][data-state=failed]').waitFor();
+  // No preview of what is not an image, the refusal said once, nothing raw in the console.
+  assert.equal(await page.locator('[data-testid=preview]').count(), 0);
+  const firstLine = words.split('\n')[0];
+  const said = await page.evaluate((line) => document.body.innerText.split(line).length - 1, firstLine);
+  assert.equal(said, 1, `"${firstLine}" is said ${said} times`);
+  assert.deepEqual(console.filter((line) => /ErrorBody|Some\(/.test(line)), []);
   assert.deepEqual(errors, []);
 });
 

@@ -192,6 +192,14 @@ test('no links out, and no upload unless the address allows it; then a visitor\'
     await page.locator('[data-testid=kiosk-camera-input]').getAttribute('capture'),
     'environment',
   );
+  // Every status line the visit shows while the piece is made.
+  await page.evaluate(() => {
+    window.visitStatuses = [];
+    new MutationObserver(() => {
+      const line = document.querySelector('[data-testid=visit-status]')?.textContent;
+      if (line && window.visitStatuses.at(-1) !== line) window.visitStatuses.push(line);
+    }).observe(document, { subtree: true, childList: true, characterData: true });
+  });
   await page.locator('input[data-testid=kiosk-file-input]').setInputFiles({
     name: 'painting.png',
     mimeType: 'image/png',
@@ -206,6 +214,9 @@ test('no links out, and no upload unless the address allows it; then a visitor\'
   );
   await ended.waitFor({ timeout: 0 });
   assert.equal(await ended.getAttribute('data-phase'), 'done', 'the visitor\'s piece was made');
+  // The visitor saw which step it was at.
+  const statuses = await page.evaluate(() => window.visitStatuses);
+  assert.ok(statuses.some((line) => /^Step 1 of \d: /.test(line)), statuses.join(' | '));
   const link = await readQr(page);
   assert.match(link, new RegExp(`^${app.server.url}/t/[A-Za-z0-9_-]{22}$`));
   const track = link.split('/t/')[1];

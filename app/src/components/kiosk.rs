@@ -400,6 +400,7 @@ pub fn KioskPage(query: String, health: Signal<Option<Health>>) -> impl IntoView
             on:pointerdown=move |_| kiosk.touch()
             on:keydown=move |_| kiosk.touch()
         >
+            <h1 class="visually-hidden">"Ekphrasis: music from paintings"</h1>
             <KioskAnnouncer kiosk=kiosk />
             {move || match kiosk.mode.get() {
                 Mode::Attract => view! { <Attract kiosk=kiosk upload_allowed=upload_allowed /> }.into_any(),
@@ -411,7 +412,8 @@ pub fn KioskPage(query: String, health: Signal<Option<Health>>) -> impl IntoView
                 <ConnectionBadge connection=studio.connection />
                 <Show when=move || demo.get()>
                     <p class="kiosk-demo" data-testid="demo-banner">
-                        "Demo models: the music is noise."
+                        <strong>"Demo models"</strong>
+                        " — the music is noise, the words made up."
                     </p>
                 </Show>
             </footer>
@@ -704,6 +706,7 @@ fn Own(kiosk: Kiosk, public_url: Memo<Option<String>>) -> impl IntoView {
                     sounding=sounding
                     on_replay=Callback::new(move |()| kiosk.replay())
                     on_back=Callback::new(move |()| kiosk.back())
+                    making=Signal::derive(move || studio.player.view())
                 />
             </Show>
             <HiddenFileInputs inputs=inputs testid="kiosk-" on_file=on_file />

@@ -1,15 +1,18 @@
 //! A kiosk visit: the painting a visitor touched (or brought), what the chain found in it in
 //! large type (the emotion with its bars, the caption, the musical description) as it arrives,
 //! a QR code of the piece's share link to take the music home, and large buttons to hear it
-//! again or go back to all the paintings.
+//! again or go back to all the paintings. Findings too long for the screen scroll, with a cue;
+//! a visitor's own painting shows the step it is at and how much music is made.
 
 use ekphrasis_shared::{Stage, StageResult};
+use leptos::html;
 use leptos::prelude::*;
 
 use crate::components::problem_notice::ProblemNotice;
 use crate::components::qr_code::QrCode;
 use crate::components::stages::{Caption, Description, EmotionBars};
 use crate::job::{Job, Phase};
+use crate::playback::PlayerView;
 
 /// What a visit shows besides the piece's stages.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +35,9 @@ pub fn KioskVisit(
     #[prop(into)] sounding: Signal<bool>,
     on_replay: Callback<()>,
     on_back: Callback<()>,
+    /// The player of a piece being made here (a visitor's own painting): its progress is shown.
+    #[prop(optional, into)]
+    making: Option<Signal<PlayerView>>,
 ) -> impl IntoView {
     let finding = move |stage: Stage| {
         Memo::new(move |_| job.with(|job| job.stage(stage).and_then(|r| r.result.clone())))
@@ -40,10 +46,24 @@ pub fn KioskVisit(
     let caption = finding(Stage::Caption);
     let description = finding(Stage::Enhance);
     let status = Memo::new(move |_| {
+        let player = making.map(|view| view.get()).unwrap_or_default();
         job.with(|job| match &job.phase {
             Phase::Failed(_) | Phase::Done(_) | Phase::Idle => None,
-            phase => Some(phase.words()),
+            phase => job.progress_words(&player).or_else(|| Some(phase.words())),
         })
+    });
+    // Long findings scroll: a cue says there is more below until the end is in view.
+    let findings = NodeRef::<html::Div>::new();
+    let more_below = RwSignal::new(false);
+    let check_more = move || {
+        if let Some(el) = findings.get_untracked() {
+            more_below.set(el.scroll_top() + el.client_height() + 4 < el.scroll_height());
+        }
+    };
+    Effect::new(move |_| {
+        // Again whenever what is shown changes, once it is drawn.
+        job.track();
+        request_animation_frame(check_more);
     });
     let problem = Memo::new(move |_| {
         job.with(|job| match &job.phase {
@@ -91,7 +111,7 @@ pub fn KioskVisit(
                             .into_any(),
                     }
                 }}
-                <div class="visit-findings">
+                <div class="visit-findings" node_ref=findings on:scroll=move |_| check_more()>
                     {move || status.get().map(|words| view! { <p class="visit-status" data-testid="visit-status">{words}</p> })}
                     {move || problem.get().map(|problem| view! { <ProblemNotice problem=problem /> })}
                     {move || match emotion.get() {
@@ -114,6 +134,9 @@ pub fn KioskVisit(
                         _ => None,
                     }}
                 </div>
+                <Show when=move || more_below.get()>
+                    <p class="scroll-cue" data-testid="scroll-cue" aria-hidden="true">"More below — scroll ↓"</p>
+                </Show>
                 <div class="visit-foot">
                     <div class="visit-actions">
                         <button
