@@ -70,6 +70,16 @@ impl TrackId {
     /// Length of the text form.
     pub const LEN: usize = 22;
 
+    /// Where the server serves the track's WAV: `/api/tracks/{id}/audio.wav`.
+    pub fn wav_path(&self) -> String {
+        format!("/api/tracks/{self}/audio.wav")
+    }
+
+    /// Where the server serves the track's Ogg Vorbis: `/api/tracks/{id}/audio.ogg`.
+    pub fn ogg_path(&self) -> String {
+        format!("/api/tracks/{self}/audio.ogg")
+    }
+
     const ALPHABET: &'static [u8; 64] =
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

@@ -57,7 +57,10 @@ for (const [name, viewport] of SIZES) {
     await page.waitForFunction(() => document.activeElement?.dataset.testid === 'cancel');
     await page.locator('[data-testid=share-link]').waitFor();
     await page.waitForFunction(() => document.activeElement?.id === 'finished-title');
-    assert.ok(await inView(page, '#finished-title'), 'the finished piece is in view');
+    for (const part of ['#finished-title', 'download-wav', 'download-ogg', 'share-link', 'track-link']) {
+      const selector = part.startsWith('#') ? part : `[data-testid=finished] [data-testid=${part}]`;
+      assert.ok(await inView(page, selector), `${part} is in view when the piece is done`);
+    }
     assert.deepEqual(errors, []);
     await page.close();
   });

@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
-use web_sys::HtmlElement;
+use web_sys::{HtmlElement, ScrollIntoViewOptions, ScrollLogicalPosition};
 
 use crate::form::uses_description;
 use crate::job::{Job, Phase};
@@ -39,6 +39,13 @@ fn refocus(id: &'static str) {
                 .and_then(|el| el.dyn_into::<HtmlElement>().ok()),
         ) {
             let _ = target.focus();
+            // The whole block it heads comes into view (the finished piece's downloads and
+            // share link), as far as the window allows.
+            if let Some(block) = target.parent_element() {
+                let options = ScrollIntoViewOptions::new();
+                options.set_block(ScrollLogicalPosition::Nearest);
+                block.scroll_into_view_with_scroll_into_view_options(&options);
+            }
         }
     });
 }

@@ -95,6 +95,24 @@ pub fn Results(studio: Studio) -> impl IntoView {
                                         format!("Your music is ready: {:.1} seconds.", finished.seconds)
                                     }}
                                 </p>
+                                <div class="downloads">
+                                    <a
+                                        class="button secondary"
+                                        href=finished.track.wav_path()
+                                        download=""
+                                        data-testid="download-wav"
+                                    >
+                                        "Download WAV"
+                                    </a>
+                                    <a
+                                        class="button secondary"
+                                        href=finished.track.ogg_path()
+                                        download=""
+                                        data-testid="download-ogg"
+                                    >
+                                        "Download OGG"
+                                    </a>
+                                </div>
                                 <ShareBar
                                     share_path=finished.share_path.clone()
                                     title=title.get_untracked()
