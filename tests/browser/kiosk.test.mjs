@@ -158,6 +158,26 @@ test('touching a painting plays its piece with its words and a QR code of its sh
   assert.deepEqual(errors, []);
 });
 
+test('findings too long for the screen say they scroll, until their end is in view; the demo notice is readable', async () => {
+  const items = await gallery();
+  const { context, page, errors } = await openKiosk('?dwell=30');
+  const notice = page.locator('[data-testid=demo-banner]');
+  const noticeSize = await notice.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+  assert.ok(noticeSize >= 16, `the demo notice is ${noticeSize}px`);
+
+  await page.setViewportSize({ width: 1280, height: 480 });
+  await page.locator(`[data-testid=kiosk-item][data-id="${items[1].id}"]`).click();
+  await page.locator('[data-testid=description]').waitFor();
+  const findings = page.locator('.visit-findings');
+  const overflowing = await findings.evaluate((el) => el.scrollHeight > el.clientHeight + 4);
+  assert.ok(overflowing, 'the findings are longer than the screen here');
+  await page.locator('[data-testid=scroll-cue]').waitFor();
+  await findings.evaluate((el) => el.scrollTo(0, el.scrollHeight));
+  await page.locator('[data-testid=scroll-cue]').waitFor({ state: 'detached' });
+  await context.close();
+  assert.deepEqual(errors, []);
+});
+
 test('left alone, a visit returns to the attract loop', async () => {
   const items = await gallery();
   const { context, page, errors } = await openKiosk('?idle=3&dwell=30');
