@@ -2,8 +2,9 @@
 //! rows in one matrix product, so the weights are read once per call; on the CPU a decoder step's
 //! few rows take the row-streaming product of [`crate::kernels::gemv`]. Its weights can be stored
 //! quantized (candle's q8_0 / q4_K matrix products), which on a CPU trades a little quality for
-//! much less memory traffic. On CPUs with AVX-512 VNNI, q4_K weights take this project's own
-//! packed product ([`crate::kernels::packed_q4k`]), which reads fewer bytes than candle's.
+//! much less memory traffic. On CPUs with AVX2 (FMA, F16C) or AVX-512 VNNI, q4_K weights take
+//! this project's own packed product ([`crate::kernels::packed_q4k`]), which reads fewer bytes
+//! than candle's.
 
 use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Module, Result, Tensor};

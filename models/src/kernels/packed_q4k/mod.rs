@@ -1,9 +1,13 @@
 //! q4_K weights repacked sixteen output rows at a time for the product with a few activation rows
-//! that a decoder step needs, on CPUs with AVX-512 VNNI. The quantization is ggml's q4_K as
-//! candle makes it (`w = d·scale·q − dmin·min` per 32 weights, q in 0..15); only the layout
-//! changes, so that one `vpdpbusd` multiplies four weights of sixteen rows at once and the scales
-//! stay as small as in the original blocks (4.625 bits a weight, where candle's own repacking
-//! keeps f32 scales and reads 6).
+//! that a decoder step needs. The quantization is ggml's q4_K as candle makes it
+//! (`w = d·scale·q − dmin·min` per 32 weights, q in 0..15); only the layout changes, so that four
+//! weights of each of sixteen rows sit together and the scales stay as small as in the original
+//! blocks (4.625 bits a weight, where candle's own repacking keeps f32 scales and reads 6).
+//!
+//! One layout, a product for each instruction set, chosen at run time ([`Kernel`]):
+//! - [`avx512`]: AVX-512 VNNI, one `vpdpbusd` for four weights of all sixteen rows;
+//! - [`avx2`]: AVX2 with FMA and F16C (`vpmaddubsw`, `vpmaddwd`), on every x86-64 CPU of the last
+//!   decade, AMD Zen and Intel client parts included.
 
 #![allow(unsafe_code)]
 
@@ -44,26 +48,68 @@ pub struct PackedQ4K {
     tiles: Vec<Tile>,
     rows: usize,
     cols: usize,
+    kernel: Kernel,
 }
 
 impl std::fmt::Debug for PackedQ4K {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PackedQ4K({}×{})", self.rows, self.cols)
+        write!(
+            f,
+            "PackedQ4K({}×{}, {})",
+            self.rows,
+            self.cols,
+            self.kernel.name()
+        )
     }
 }
 
-/// Whether this CPU runs the packed product.
+/// The instruction sets a packed product can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// AVX-512 F, BW and VNNI.
+    Avx512Vnni,
+    /// AVX2, FMA and F16C.
+    Avx2,
+}
+
+impl Kernel {
+    /// Every kernel, fastest first.
+    pub const ALL: [Kernel; 2] = [Kernel::Avx512Vnni, Kernel::Avx2];
+
+    /// Whether this CPU runs it.
+    pub fn runs_here(self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::is_x86_feature_detected as has;
+            match self {
+                Kernel::Avx512Vnni => has!("avx512f") && has!("avx512bw") && has!("avx512vnni"),
+                Kernel::Avx2 => has!("avx2") && has!("fma") && has!("f16c"),
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            let _ = self;
+            false
+        }
+    }
+
+    /// The fastest kernel this CPU runs, if any.
+    pub fn best() -> Option<Kernel> {
+        Kernel::ALL.into_iter().find(|kernel| kernel.runs_here())
+    }
+
+    /// Its name in benchmark tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Avx512Vnni => "avx512-vnni",
+            Kernel::Avx2 => "avx2",
+        }
+    }
+}
+
+/// Whether this CPU runs a packed product.
 pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vnni")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    Kernel::best().is_some()
 }
 
 /// Whether a matrix of this shape can be packed: whole tiles and whole superblocks.
@@ -84,11 +130,23 @@ fn scale_min(j: usize, packed: &[u8]) -> (u8, u8) {
 }
 
 impl PackedQ4K {
-    /// Repacks a q4_K tensor of shape (out, in); the shape must satisfy [`fits`] and the CPU
-    /// [`available`], so that a packed matrix can always be multiplied.
+    /// Repacks a q4_K tensor of shape (out, in) for the fastest kernel this CPU runs; the shape
+    /// must satisfy [`fits`] and the CPU be [`available`], so that a packed matrix can always be
+    /// multiplied.
     pub fn from_qtensor(tensor: &QTensor) -> Result<Self> {
-        if !available() {
-            bail!("the packed q4_K product needs AVX-512 VNNI");
+        match Kernel::best() {
+            Some(kernel) => Self::for_kernel(tensor, kernel),
+            None => bail!("the packed q4_K product needs AVX2 (with FMA and F16C) or AVX-512 VNNI"),
+        }
+    }
+
+    /// The same for a given kernel, which this CPU must run.
+    pub fn for_kernel(tensor: &QTensor, kernel: Kernel) -> Result<Self> {
+        if !kernel.runs_here() {
+            bail!(
+                "this CPU cannot run the {} packed q4_K product",
+                kernel.name()
+            );
         }
         if tensor.dtype() != GgmlDType::Q4K {
             bail!("packed q4_K needs a q4_K tensor, not {:?}", tensor.dtype());
@@ -138,7 +196,12 @@ impl PackedQ4K {
                 tiles.push(tile);
             }
         }
-        Ok(Self { tiles, rows, cols })
+        Ok(Self {
+            tiles,
+            rows,
+            cols,
+            kernel,
+        })
     }
 
     /// Output rows (the weight matrix's first dimension).
@@ -149,6 +212,11 @@ impl PackedQ4K {
     /// Input columns.
     pub fn cols(&self) -> usize {
         self.cols
+    }
+
+    /// The kernel its products run on.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// Bytes read by one product.
@@ -162,7 +230,7 @@ impl PackedQ4K {
         if xs.len() != m * self.cols {
             bail!("{} values are not {m} rows of {}", xs.len(), self.cols);
         }
-        let acts = Activations::quantize(xs, m, self.cols);
+        let acts = Activations::quantize(xs, m, self.cols, self.kernel);
         // Computed as (tile row, activation row, 16 outputs), then laid out as rows.
         let mut by_tile = vec![0f32; self.rows * m];
         crate::kernels::cpu_pool::for_each_chunk_mut(&mut by_tile, m * ROWS, |tile_row, out| {
@@ -198,13 +266,17 @@ impl PackedQ4K {
         let rows: [&[ActBlock]; PASS_ROWS] =
             std::array::from_fn(|i| acts.row((first + i).min(first + count - 1)));
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: a `PackedQ4K` exists only where the CPU has AVX-512 F, BW and VNNI.
+        // SAFETY: a `PackedQ4K` exists only where the CPU runs its kernel.
         unsafe {
-            match count {
-                1 => avx512::product::<1>(tiles, &rows, sums),
-                2 => avx512::product::<2>(tiles, &rows, sums),
-                3 => avx512::product::<3>(tiles, &rows, sums),
-                _ => avx512::product::<4>(tiles, &rows, sums),
+            match (self.kernel, count) {
+                (Kernel::Avx512Vnni, 1) => avx512::product::<1>(tiles, &rows, sums),
+                (Kernel::Avx512Vnni, 2) => avx512::product::<2>(tiles, &rows, sums),
+                (Kernel::Avx512Vnni, 3) => avx512::product::<3>(tiles, &rows, sums),
+                (Kernel::Avx512Vnni, _) => avx512::product::<4>(tiles, &rows, sums),
+                (Kernel::Avx2, 1) => avx2::product::<1>(tiles, &rows, sums),
+                (Kernel::Avx2, 2) => avx2::product::<2>(tiles, &rows, sums),
+                (Kernel::Avx2, 3) => avx2::product::<3>(tiles, &rows, sums),
+                (Kernel::Avx2, _) => avx2::product::<4>(tiles, &rows, sums),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -231,8 +303,8 @@ struct Activations {
 }
 
 impl Activations {
-    /// Only called by the product, so the CPU has AVX-512 (see [`PackedQ4K::from_qtensor`]).
-    fn quantize(xs: &[f32], m: usize, cols: usize) -> Self {
+    /// Only called by the product, so the CPU runs `kernel` (see [`PackedQ4K::for_kernel`]).
+    fn quantize(xs: &[f32], m: usize, cols: usize, kernel: Kernel) -> Self {
         let per_row = cols / SUPER;
         let mut blocks = vec![
             ActBlock {
@@ -244,13 +316,17 @@ impl Activations {
         ];
         for (block, chunk) in blocks.iter_mut().zip(xs.chunks_exact(SUPER)) {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: only reached through a `PackedQ4K`, which exists only with AVX-512 F and BW.
+            // SAFETY: only reached through a `PackedQ4K`, which exists only where the CPU runs
+            // its kernel.
             unsafe {
-                avx512::quantize(chunk, block)
+                match kernel {
+                    Kernel::Avx512Vnni => avx512::quantize(chunk, block),
+                    Kernel::Avx2 => avx2::quantize(chunk, block),
+                }
             };
             #[cfg(not(target_arch = "x86_64"))]
             {
-                let _ = (block, chunk);
+                let _ = (block, chunk, kernel);
                 unreachable!("`available` is false off x86-64");
             }
         }
@@ -263,124 +339,9 @@ impl Activations {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use std::arch::x86_64::*;
-
-    use super::{ActBlock, PASS_ROWS, ROWS, SUB, SUBS, SUPER, Tile};
-
-    /// Four activation bytes broadcast to every lane.
-    #[inline(always)]
-    unsafe fn broadcast4(qs: &[i8], at: usize) -> __m512i {
-        // SAFETY: callers pass `at + 4 <= qs.len()`.
-        unsafe { _mm512_set1_epi32(std::ptr::read_unaligned(qs.as_ptr().add(at) as *const i32)) }
-    }
-
-    /// Quantizes 256 values symmetrically: `d = max|x| / 127`, `q = round(x / d)` (ties to even).
-    #[target_feature(enable = "avx512f,avx512bw")]
-    pub(super) unsafe fn quantize(chunk: &[f32], block: &mut ActBlock) {
-        assert_eq!(chunk.len(), SUPER);
-        let load = |at: usize| {
-            // SAFETY: `at + 16 <= 256` values.
-            unsafe { _mm512_loadu_ps(chunk.as_ptr().add(at)) }
-        };
-        let mut peak = _mm512_setzero_ps();
-        for at in (0..SUPER).step_by(16) {
-            peak = _mm512_max_ps(peak, _mm512_abs_ps(load(at)));
-        }
-        let amax = _mm512_reduce_max_ps(peak);
-        block.d = amax / 127.0;
-        if amax == 0.0 {
-            block.qs = [0; SUPER];
-            block.sums = [0; SUBS];
-            return;
-        }
-        let inverse = _mm512_set1_ps(127.0 / amax);
-        for (j, sum) in block.sums.iter_mut().enumerate() {
-            let low = _mm512_cvtps_epi32(_mm512_mul_ps(load(SUB * j), inverse));
-            let high = _mm512_cvtps_epi32(_mm512_mul_ps(load(SUB * j + 16), inverse));
-            // SAFETY: 16 bytes at `32j` and at `32j + 16`, inside the 256.
-            unsafe {
-                let at = block.qs.as_mut_ptr().add(SUB * j);
-                _mm_storeu_si128(at as *mut _, _mm512_cvtsepi32_epi8(low));
-                _mm_storeu_si128(at.add(16) as *mut _, _mm512_cvtsepi32_epi8(high));
-            }
-            *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(low, high));
-        }
-    }
-
-    /// Sums of sixteen weight rows (one tile row) with `M` activation rows, over all blocks.
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) unsafe fn product<const M: usize>(
-        tiles: &[Tile],
-        acts: &[&[ActBlock]; PASS_ROWS],
-        sums: &mut [[f32; ROWS]; PASS_ROWS],
-    ) {
-        let nibbles = _mm512_set1_epi8(0x0F);
-        let mut total = [_mm512_setzero_ps(); M];
-        for (b, tile) in tiles.iter().enumerate() {
-            let mut scaled = [_mm512_setzero_si512(); M];
-            let mut mins = [_mm512_setzero_si512(); M];
-            for j in 0..SUBS {
-                // SAFETY: 16 bytes of each 16-byte scale and min row.
-                let (scale, min) = unsafe {
-                    (
-                        _mm512_cvtepu8_epi32(_mm_loadu_si128(tile.scales[j].as_ptr() as *const _)),
-                        _mm512_cvtepu8_epi32(_mm_loadu_si128(tile.mins[j].as_ptr() as *const _)),
-                    )
-                };
-                let mut dot = [_mm512_setzero_si512(); M];
-                for p in 0..4 {
-                    // SAFETY: 64 bytes of a 64-byte group.
-                    let raw = unsafe { _mm512_loadu_si512(tile.qs[j][p].as_ptr() as *const _) };
-                    let low = _mm512_and_si512(raw, nibbles);
-                    let high = _mm512_and_si512(_mm512_srli_epi16(raw, 4), nibbles);
-                    for i in 0..M {
-                        let qs = &acts[i][b].qs;
-                        // SAFETY: offsets below 256 − 4.
-                        unsafe {
-                            dot[i] =
-                                _mm512_dpbusd_epi32(dot[i], low, broadcast4(qs, 32 * j + 4 * p));
-                            dot[i] = _mm512_dpbusd_epi32(
-                                dot[i],
-                                high,
-                                broadcast4(qs, 32 * j + 16 + 4 * p),
-                            );
-                        }
-                    }
-                }
-                for i in 0..M {
-                    scaled[i] = _mm512_add_epi32(scaled[i], _mm512_mullo_epi32(dot[i], scale));
-                    let sum = _mm512_set1_epi32(acts[i][b].sums[j]);
-                    mins[i] = _mm512_add_epi32(mins[i], _mm512_mullo_epi32(min, sum));
-                }
-            }
-            // SAFETY: 16 f16 values each.
-            let (d, dmin) = unsafe {
-                (
-                    _mm512_cvtph_ps(_mm256_loadu_si256(tile.d.as_ptr() as *const _)),
-                    _mm512_cvtph_ps(_mm256_loadu_si256(tile.dmin.as_ptr() as *const _)),
-                )
-            };
-            for i in 0..M {
-                let da = _mm512_set1_ps(acts[i][b].d);
-                total[i] = _mm512_fmadd_ps(
-                    _mm512_cvtepi32_ps(scaled[i]),
-                    _mm512_mul_ps(d, da),
-                    total[i],
-                );
-                total[i] = _mm512_fnmadd_ps(
-                    _mm512_cvtepi32_ps(mins[i]),
-                    _mm512_mul_ps(dmin, da),
-                    total[i],
-                );
-            }
-        }
-        for i in 0..M {
-            // SAFETY: 16 f32 values.
-            unsafe { _mm512_storeu_ps(sums[i].as_mut_ptr(), total[i]) };
-        }
-    }
-}
+mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 #[cfg(test)]
 mod tests {
@@ -422,6 +383,15 @@ mod tests {
         out
     }
 
+    /// The kernels this CPU runs; a test that needs one is skipped, saying so, without.
+    fn kernels_here() -> Vec<Kernel> {
+        let here: Vec<Kernel> = Kernel::ALL.into_iter().filter(|k| k.runs_here()).collect();
+        if here.is_empty() {
+            eprintln!("skipped: this CPU runs no packed q4_K kernel (AVX2 with FMA and F16C)");
+        }
+        here
+    }
+
     /// The rows as the product sees them: 8-bit, scaled per 256 values.
     fn as_quantized(xs: &[f32]) -> Vec<f32> {
         xs.chunks(SUPER)
@@ -441,41 +411,41 @@ mod tests {
 
     #[test]
     fn the_product_is_exact_for_the_quantized_rows() {
-        if !available() {
-            eprintln!("skipped: this CPU lacks AVX-512 VNNI");
-            return;
-        }
         let (rows, cols) = (32, 768);
         let quantized = QTensor::quantize(&random(rows, cols, 6), GgmlDType::Q4K).unwrap();
-        let packed = PackedQ4K::from_qtensor(&quantized).unwrap();
         let dequantized = quantized.dequantize(&Device::Cpu).unwrap();
         let m = 6;
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let xs: Vec<f32> = (0..m * cols)
             .map(|_| rng.random_range(-3f32..3f32))
             .collect();
-        let got = packed.matmul(&xs, m).unwrap();
         let want = reference(&dequantized, &as_quantized(&xs), m);
         let scale = want.iter().fold(0f32, |a, v| a.max(v.abs()));
-        let worst = got
-            .iter()
-            .zip(&want)
-            .fold(0f32, |a, (g, w)| a.max((g - w).abs()));
-        // Integer sums are exact; only the f32 scaling rounds.
-        assert!(worst <= 1e-5 * scale, "{worst} against a peak of {scale}");
+        for kernel in kernels_here() {
+            let packed = PackedQ4K::for_kernel(&quantized, kernel).unwrap();
+            let got = packed.matmul(&xs, m).unwrap();
+            let worst = got
+                .iter()
+                .zip(&want)
+                .fold(0f32, |a, (g, w)| a.max((g - w).abs()));
+            // Integer sums are exact; only the f32 scaling rounds.
+            assert!(
+                worst <= 1e-5 * scale,
+                "{kernel:?}: {worst} against a peak of {scale}"
+            );
+        }
     }
 
     #[test]
     fn the_product_equals_the_dequantized_weights_times_the_rows() {
-        if !available() {
-            eprintln!("skipped: this CPU lacks AVX-512 VNNI");
-            return;
-        }
         let (rows, cols) = (48, 512);
         let quantized = QTensor::quantize(&random(rows, cols, 1), GgmlDType::Q4K).unwrap();
-        let packed = PackedQ4K::from_qtensor(&quantized).unwrap();
         let dequantized = quantized.dequantize(&Device::Cpu).unwrap();
-        for m in [1, 2, 3, 4, 5, 9] {
+        for (kernel, m) in kernels_here()
+            .into_iter()
+            .flat_map(|kernel| [1, 2, 3, 4, 5, 9].map(|m| (kernel, m)))
+        {
+            let packed = PackedQ4K::for_kernel(&quantized, kernel).unwrap();
             let xs: Vec<f32> = (0..m * cols)
                 .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
                 .collect();
@@ -489,21 +459,20 @@ mod tests {
             // Only the activations' 8-bit rounding separates the two.
             assert!(
                 worst <= 0.01 * scale,
-                "m={m}: {worst} against a peak of {scale}"
+                "{kernel:?}, m={m}: {worst} against a peak of {scale}"
             );
         }
     }
 
     #[test]
     fn agrees_with_candles_q4k_product() {
-        if !available() {
-            eprintln!("skipped: this CPU lacks AVX-512 VNNI");
-            return;
-        }
         let (rows, cols) = (64, 1024);
         let quantized = QTensor::quantize(&random(rows, cols, 2), GgmlDType::Q4K).unwrap();
-        let packed = PackedQ4K::from_qtensor(&quantized).unwrap();
         let xs = random(2, cols, 3);
+        let packed: Vec<PackedQ4K> = kernels_here()
+            .into_iter()
+            .map(|kernel| PackedQ4K::for_kernel(&quantized, kernel).unwrap())
+            .collect();
         let want: Vec<f32> = QMatMul::from_qtensor(quantized)
             .unwrap()
             .forward(&xs)
@@ -512,15 +481,50 @@ mod tests {
             .unwrap()
             .to_vec1()
             .unwrap();
-        let got = packed
-            .matmul(&xs.flatten_all().unwrap().to_vec1().unwrap(), 2)
-            .unwrap();
         let scale = want.iter().fold(0f32, |a, v| a.max(v.abs()));
-        let worst = got
+        for packed in packed {
+            let got = packed
+                .matmul(&xs.flatten_all().unwrap().to_vec1().unwrap(), 2)
+                .unwrap();
+            let worst = got
+                .iter()
+                .zip(&want)
+                .fold(0f32, |a, (g, w)| a.max((g - w).abs()));
+            assert!(
+                worst <= 0.01 * scale,
+                "{packed:?}: {worst} against a peak of {scale}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_kernel_gives_the_same_sums() {
+        let here = kernels_here();
+        if here.len() < 2 {
+            eprintln!("only {here:?} runs here: nothing to compare it with");
+        }
+        let (rows, cols) = (32, 512);
+        let quantized = QTensor::quantize(&random(rows, cols, 8), GgmlDType::Q4K).unwrap();
+        let xs: Vec<f32> = (0..3 * cols)
+            .map(|i| ((i * 13 % 29) as f32 - 14.0) / 7.0)
+            .collect();
+        let results: Vec<Vec<f32>> = here
             .iter()
-            .zip(&want)
-            .fold(0f32, |a, (g, w)| a.max((g - w).abs()));
-        assert!(worst <= 0.01 * scale, "{worst} against a peak of {scale}");
+            .map(|&kernel| {
+                PackedQ4K::for_kernel(&quantized, kernel)
+                    .unwrap()
+                    .matmul(&xs, 3)
+                    .unwrap()
+            })
+            .collect();
+        for (kernel, got) in here.iter().zip(&results).skip(1) {
+            // The integer sums are the same; the f32 scaling may round in another order.
+            let worst = got
+                .iter()
+                .zip(&results[0])
+                .fold(0f32, |a, (g, w)| a.max((g - w).abs() / w.abs().max(1.0)));
+            assert!(worst <= 1e-6, "{kernel:?} against {:?}: {worst}", here[0]);
+        }
     }
 
     #[test]
@@ -549,8 +553,9 @@ mod speed {
     #[test]
     #[ignore = "a measurement, not a check"]
     fn print_one_decoder_steps_products() {
-        if !available() {
-            println!("this CPU lacks AVX-512 VNNI");
+        let kernels: Vec<Kernel> = Kernel::ALL.into_iter().filter(|k| k.runs_here()).collect();
+        if kernels.is_empty() {
+            println!("this CPU runs no packed q4_K kernel");
             return;
         }
         let device = Device::Cpu;
@@ -567,12 +572,14 @@ mod speed {
         ];
         let shapes: Vec<(usize, usize)> =
             (0..24).flat_map(|_| layer).chain([(2048, h); 4]).collect();
-        let mut packed = Vec::new();
+        let mut packed: Vec<Vec<PackedQ4K>> = vec![Vec::new(); kernels.len()];
         let mut candle = Vec::new();
         for &(rows, cols) in &shapes {
             let w = Tensor::randn(0f32, 0.02, (rows, cols), &device).unwrap();
             let q = QTensor::quantize(&w, GgmlDType::Q4K).unwrap();
-            packed.push(PackedQ4K::from_qtensor(&q).unwrap());
+            for (kernel, packed) in kernels.iter().zip(&mut packed) {
+                packed.push(PackedQ4K::for_kernel(&q, *kernel).unwrap());
+            }
             candle.push(QMatMul::from_qtensor(q).unwrap());
         }
         let xs = |cols: usize| Tensor::randn(0f32, 1., (2, cols), &device).unwrap();
@@ -592,24 +599,28 @@ mod speed {
             }
             started.elapsed().as_secs_f64() / n as f64
         };
-        let ours = time(&|| {
-            for p in &packed {
-                let x = if p.cols() == f { &vf } else { &vh };
-                p.matmul(x, 2).unwrap();
-            }
-        });
         let theirs = time(&|| {
             for (m, &(_, cols)) in candle.iter().zip(&shapes) {
                 m.forward(if cols == f { &xf } else { &xh }).unwrap();
             }
         });
-        let bytes: usize = packed.iter().map(PackedQ4K::bytes).sum();
-        println!(
-            "packed q4_K: {:.2} ms a step ({:.0} MB, {:.1} GB/s); candle's q4_K: {:.2} ms",
-            ours * 1e3,
-            bytes as f64 / 1e6,
-            bytes as f64 / ours / 1e9,
-            theirs * 1e3
-        );
+        println!("candle's q4_K: {:.2} ms a step", theirs * 1e3);
+        for (kernel, packed) in kernels.iter().zip(&packed) {
+            let ours = time(&|| {
+                for p in packed {
+                    let x = if p.cols() == f { &vf } else { &vh };
+                    p.matmul(x, 2).unwrap();
+                }
+            });
+            let bytes: usize = packed.iter().map(PackedQ4K::bytes).sum();
+            println!(
+                "packed q4_K, {}: {:.2} ms a step ({:.0} MB, {:.1} GB/s, {:.2}× candle's)",
+                kernel.name(),
+                ours * 1e3,
+                bytes as f64 / 1e6,
+                bytes as f64 / ours / 1e9,
+                theirs / ours
+            );
+        }
     }
 }
