@@ -27,6 +27,8 @@
 //!   dense layer of BLIP, Falcon-RW and MusicGen over them, float or quantized (q8_0, q4k).
 //! - [`random_weights`]: full-size models from a config alone (benchmarks); [`tiny`]: tiny
 //!   random-weight model sets in the real layouts, made in Rust (demos, tests).
+//! - [`parity`]: each model on its tiny fixture against the reference's outputs, on any device,
+//!   in f32 or bf16 with stated tolerances (the model tests, and `ekphrasis parity` on a GPU).
 
 pub mod blip;
 pub mod checkpoint;
@@ -40,6 +42,7 @@ pub mod falcon_rw;
 pub mod image_prep;
 pub mod kernels;
 pub mod musicgen;
+pub mod parity;
 pub mod pipeline;
 pub mod random_weights;
 pub mod tiny;

@@ -17,6 +17,7 @@ use crate::commands::experiment::ExperimentArgs;
 use crate::commands::gallery::GalleryCommand;
 use crate::commands::generate::GenerateArgs;
 use crate::commands::models::ModelsCommand;
+use crate::commands::parity::ParityArgs;
 use crate::commands::train::TrainCommand;
 use crate::config::ServeArgs;
 
@@ -66,6 +67,9 @@ pub enum Command {
     /// The gallery: pre-render a track for every painting.
     #[command(subcommand)]
     Gallery(GalleryCommand),
+    /// Check each model on its tiny fixture against transformers/PyTorch's outputs, on a device
+    /// and dtype (f32 or bf16), with stated tolerances.
+    Parity(ParityArgs),
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use ekphrasis_server::bench;
 use ekphrasis_server::cli::{Cli, Command};
 use ekphrasis_server::commands::{
     caption, compose, dataset, describe, emotion, encode, enhance, eval, experiment, gallery,
-    generate, models, serve, train,
+    generate, models, parity, serve, train,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -42,5 +42,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Experiment(args) => experiment::run(args),
         Command::Models(command) => models::run(command),
         Command::Gallery(command) => gallery::run(command),
+        Command::Parity(args) => parity::run(args),
     }
 }

@@ -107,7 +107,13 @@ pub fn start_jobs(
         &config.data,
     )?;
     tracing::info!(demo, models = ?dirs.revisions(), "loading the models");
-    let options = RuntimeOptions {
+    let options = runtime_options(config);
+    Jobs::start(Arc::new(dirs), demo, &options, store, gallery, metrics)
+}
+
+/// How `config` asks the job runtime to run.
+pub fn runtime_options(config: &ServeConfig) -> RuntimeOptions {
+    RuntimeOptions {
         workers: config.workers,
         queue_capacity: config.queue_capacity,
         job_timeout: Duration::from_secs(config.job_timeout_secs),
@@ -116,6 +122,5 @@ pub fn start_jobs(
             device: config.device,
             quantize: config.quantize,
         },
-    };
-    Jobs::start(dirs, demo, &options, store, gallery, metrics)
+    }
 }

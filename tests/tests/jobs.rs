@@ -652,3 +652,41 @@ async fn a_server_with_clap_records_how_each_track_matches_its_words() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn quantized_weights_make_their_own_tracks_and_say_so() {
+    use ekphrasis_models::kernels::dense::Quantization;
+    use ekphrasis_server::checkpoints::quantize::QuantizeChoice;
+
+    let server = TestServer::start_with(|config| {
+        config.quantize = QuantizeChoice::Every(Quantization::Q8_0);
+    })
+    .await;
+    let image = upload(&server).await;
+    let mut client = WsClient::handshake(&server.ws_url()).await;
+    client
+        .send(&ClientMsg::Generate(request(&image, 1.0, 5)))
+        .await;
+    let (quantized, _) = done(&client.collect_job().await);
+    let info = track_info(&server, &quantized).await;
+    assert_eq!(
+        info.model_revisions.get("quantization").map(String::as_str),
+        Some("falcon q8_0, musicgen q8_0"),
+        "{:?}",
+        info.model_revisions
+    );
+    let data = server.stop_keeping_data().await;
+
+    // The same request to the models as loaded (the tiny ones stay so under `auto`) is new
+    // music, not the quantized track replayed.
+    let server = TestServer::start_in(data, |_| {}).await;
+    let mut client = WsClient::handshake(&server.ws_url()).await;
+    client
+        .send(&ClientMsg::Generate(request(&image, 1.0, 5)))
+        .await;
+    let (plain, reused) = done(&client.collect_job().await);
+    assert!(!reused);
+    assert_ne!(plain, quantized);
+    let info = track_info(&server, &plain).await;
+    assert_eq!(info.model_revisions.get("quantization"), None);
+}

@@ -6,8 +6,15 @@
 //!   release wasm build and the browser tests, ending with the runners' summary lines.
 //! - `cargo xtask tools`: only install (or check) the tools.
 //! - `cargo xtask build-app`: only build the app into `dist/`.
+//! - `cargo xtask gpu-bundle [--out DIR] [--check]`: build the `cuda` binary here (a CUDA
+//!   toolkit from PyPI wheels, [`cuda_toolkit`]) and pack it with the parity fixtures and
+//!   `run.sh` into one folder to carry to an NVIDIA machine ([`gpu_bundle`]); `--check` then
+//!   runs that script here on the CPU.
+//! - `cargo xtask cuda-toolkit`: only assemble (or check) that CUDA toolkit.
 
 mod cmd;
+mod cuda_toolkit;
+mod gpu_bundle;
 mod serve;
 mod summary;
 mod test;
@@ -22,6 +29,10 @@ fn main() {
         Some("test") => test::run(),
         Some("tools") => tools::Tools::ensure(tools::Need::Everything).map(|_| ()),
         Some("build-app") => tools::Tools::ensure(tools::Need::Build).and_then(|t| t.build_app()),
+        Some("gpu-bundle") => gpu_bundle::run(&args[1..]),
+        Some("cuda-toolkit") => cuda_toolkit::CudaToolkit::ensure().map(|toolkit| {
+            println!("{}", toolkit.home.display());
+        }),
         _ => {
             eprintln!("{}", usage());
             std::process::exit(2);
@@ -34,11 +45,16 @@ fn main() {
 }
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <serve [SERVER FLAGS] | test | tools | build-app>\n\
-     \n  serve      build the app and the server, then serve (flags go to `ekphrasis serve`)\
-     \n  test       rustfmt, clippy, all Rust tests, the wasm build and the browser tests\
-     \n  tools      install the pinned tools only\
-     \n  build-app  build the web app into dist/"
+    "usage: cargo xtask <serve [SERVER FLAGS] | test | tools | build-app\n\
+     \x20                   | gpu-bundle [--out DIR] [--check] | cuda-toolkit>\n\
+     \n  serve         build the app and the server, then serve (flags go to `ekphrasis serve`)\
+     \n  test          rustfmt, clippy, all Rust tests, the wasm build and the browser tests\
+     \n  tools         install the pinned tools only\
+     \n  build-app     build the web app into dist/\
+     \n  gpu-bundle    build the CUDA binary and pack it with the parity fixtures and run.sh\
+     \n                into one folder for an NVIDIA machine (default target/gpu-bundle/\
+     \n                ekphrasis-gpu); --check also runs `run.sh --device cpu --quick` here\
+     \n  cuda-toolkit  assemble the pinned CUDA toolkit (PyPI wheels) only"
 }
 
 /// The workspace root.

@@ -93,7 +93,8 @@ impl Tools {
     }
 }
 
-fn tools_dir() -> anyhow::Result<PathBuf> {
+/// Where pinned tools live: `$EKPHRASIS_TOOLS_DIR`, else `~/.cache/ekphrasis/tools`.
+pub fn tools_dir() -> anyhow::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("EKPHRASIS_TOOLS_DIR") {
         return Ok(PathBuf::from(dir));
     }

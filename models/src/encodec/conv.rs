@@ -7,6 +7,8 @@
 use candle_core::{DType, Module, Result, Tensor, bail};
 use candle_nn::VarBuilder;
 
+use crate::kernels::codec;
+
 /// Loads `{prefix}.weight_g` / `{prefix}.weight_v` (the published layout) or transformers 5's
 /// `{prefix}.parametrizations.weight.original0/1`, and returns the folded weight of shape
 /// `shape`. The fold is computed in f32 and cast back to the builder's dtype.
@@ -217,6 +219,10 @@ impl Module for NormConvTranspose1d {
             .reshape((b * len, c_in))?
             .matmul(&self.weight)?
             .reshape((b, len, out_c, taps, s))?;
+        let (left, _) = self.trim();
+        if let Some(out) = codec::overlap_add(&cols, (b, len, out_c, taps, s), left, &self.bias)? {
+            return Ok(out);
+        }
         // Tap j of input sample i lands on full-output samples (i + j)·s .. (i + j + 1)·s.
         let mut full: Option<Tensor> = None;
         for j in 0..taps {
@@ -234,7 +240,6 @@ impl Module for NormConvTranspose1d {
         let Some(full) = full else {
             bail!("transposed convolution with no taps")
         };
-        let (left, _) = self.trim();
         full.narrow(2, left, len * s)?.broadcast_add(&self.bias)
     }
 }

@@ -11,7 +11,7 @@ use super::config::Config;
 use super::conv::NormConv1d;
 use super::lstm::EncodecLstm;
 use super::quantizer::ResidualVectorQuantizer;
-use super::seanet::ResnetBlock;
+use super::seanet::{ResnetBlock, elu};
 
 /// One downsampling stage: residual blocks, ELU, strided convolution.
 #[derive(Debug, Clone)]
@@ -83,10 +83,10 @@ impl SeanetEncoder {
             for block in &stage.blocks {
                 xs = block.forward(&xs)?;
             }
-            xs = stage.conv.forward(&xs.elu(1.0)?)?;
+            xs = stage.conv.forward(&elu(&xs)?)?;
         }
         let (xs, _) = self.lstm.forward_with_state(&xs, None)?;
-        self.conv_out.forward(&xs.elu(1.0)?)
+        self.conv_out.forward(&elu(&xs)?)
     }
 }
 

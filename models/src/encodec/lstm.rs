@@ -10,10 +10,21 @@ use candle_nn::VarBuilder;
 struct LstmLayer {
     /// `weight_ih_lN` transposed: `[input, 4·hidden]`.
     w_ih_t: Tensor,
-    /// `weight_hh_lN` transposed: `[hidden, 4·hidden]`.
-    w_hh_t: Tensor,
+    /// `weight_hh_lN` as stored: `[4·hidden, hidden]` (the recurrence's few rows stream it).
+    w_hh: Tensor,
     /// `bias_ih_lN + bias_hh_lN`: `[4·hidden]`.
     bias: Tensor,
+}
+
+impl LstmLayer {
+    /// `h · weight_hhᵀ`: one step's recurrent product. A step has a row or two, so on the CPU
+    /// each weight row is streamed once over the cores rather than packed for a matrix kernel.
+    fn recurrence(&self, h: &Tensor) -> Result<Tensor> {
+        match crate::kernels::gemv::rows_times_weight_t(h, &self.w_hh)? {
+            Some(product) => Ok(product),
+            None => h.matmul(&self.w_hh.t()?),
+        }
+    }
 }
 
 /// The hidden and cell states of every layer, each `[batch, hidden]`.
@@ -43,7 +54,7 @@ impl EncodecLstm {
                 let b_hh = vb.get(4 * dim, &format!("bias_hh_l{n}"))?;
                 Ok(LstmLayer {
                     w_ih_t: w_ih.t()?.contiguous()?,
-                    w_hh_t: w_hh.t()?.contiguous()?,
+                    w_hh: w_hh.contiguous()?,
                     bias: (b_ih + b_hh)?,
                 })
             })
@@ -88,7 +99,7 @@ impl EncodecLstm {
             let mut cell = state.c[n].clone();
             let mut outs = Vec::with_capacity(t);
             for step in 0..t {
-                let gates = (gx.narrow(1, step, 1)?.squeeze(1)? + h.matmul(&layer.w_hh_t)?)?;
+                let gates = (gx.narrow(1, step, 1)?.squeeze(1)? + layer.recurrence(&h)?)?;
                 let i = candle_nn::ops::sigmoid(&gates.narrow(D::Minus1, 0, c)?)?;
                 let f = candle_nn::ops::sigmoid(&gates.narrow(D::Minus1, c, c)?)?;
                 let g = gates.narrow(D::Minus1, 2 * c, c)?.tanh()?;

@@ -15,6 +15,7 @@
 //! - [`quantizer`]: code checking, the codebook lookup and the nearest-codeword encode.
 //! - [`seanet`]: the SEANet decoder, split into the stages a stream runs separately.
 //! - [`encoder`]: the SEANet encoder and the whole encode.
+//! - `speed` (tests only): where the streaming decode's time goes, printed.
 //!
 //! Streaming is in [`crate::encodec_stream`].
 
@@ -24,6 +25,8 @@ pub mod encoder;
 pub mod lstm;
 pub mod quantizer;
 pub mod seanet;
+#[cfg(test)]
+mod speed;
 
 use candle_core::{DType, Result, Tensor};
 use candle_nn::VarBuilder;

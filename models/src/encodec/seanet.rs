@@ -10,6 +10,14 @@ use super::config::Config;
 use super::conv::{NormConv1d, NormConvTranspose1d};
 use super::lstm::{EncodecLstm, LstmState};
 
+/// ELU with α = 1, through the CPU kernel where it applies.
+pub(super) fn elu(xs: &Tensor) -> Result<Tensor> {
+    match crate::kernels::codec::elu(xs)? {
+        Some(ys) => Ok(ys),
+        None => xs.elu(1.0),
+    }
+}
+
 /// `EncodecResnetBlock` with an identity shortcut: `x + conv_k1(elu(conv_k(elu(x))))`, the
 /// same in the encoder and the decoder.
 #[derive(Debug, Clone)]
@@ -39,8 +47,8 @@ impl ResnetBlock {
 
 impl Module for ResnetBlock {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let ys = self.conv1.forward(&xs.elu(1.0)?)?;
-        let ys = self.conv2.forward(&ys.elu(1.0)?)?;
+        let ys = self.conv1.forward(&elu(xs)?)?;
+        let ys = self.conv2.forward(&elu(&ys)?)?;
         xs + ys
     }
 }
@@ -118,12 +126,12 @@ impl SeanetDecoder {
     pub fn upsample(&self, xs: &Tensor) -> Result<Tensor> {
         let mut xs = xs.clone();
         for stage in &self.stages {
-            xs = stage.conv_tr.forward(&xs.elu(1.0)?)?;
+            xs = stage.conv_tr.forward(&elu(&xs)?)?;
             for block in &stage.blocks {
                 xs = block.forward(&xs)?;
             }
         }
-        self.conv_out.forward(&xs.elu(1.0)?)
+        self.conv_out.forward(&elu(&xs)?)
     }
 
     /// The whole decoder: the three stages in a row, the LSTM from zeros.

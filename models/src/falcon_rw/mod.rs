@@ -91,6 +91,11 @@ impl FalconRw {
         Ok(self.model.quantize(quantization)?)
     }
 
+    /// How the weight matrices are stored (`None`: as loaded).
+    pub fn quantization(&self) -> Option<crate::kernels::dense::Quantization> {
+        self.model.quantization()
+    }
+
     /// The same model with `tokenizer` (a model built from random weights has none).
     pub fn with_tokenizer(mut self, tokenizer: Tokenizer) -> Self {
         self.tokenizer = Some(Arc::new(tokenizer));

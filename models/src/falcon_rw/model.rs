@@ -267,6 +267,11 @@ impl Model {
         self.lm_head.quantize(quantization)
     }
 
+    /// How the weight matrices are stored (`None`: as loaded).
+    pub fn quantization(&self) -> Option<Quantization> {
+        self.lm_head.quantization()
+    }
+
     /// Bytes of weights one decoder step reads: every layer and the output head (the embedding
     /// lookup reads one row).
     pub fn weight_bytes_per_step(&self) -> usize {

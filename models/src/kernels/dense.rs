@@ -50,7 +50,7 @@ impl std::str::FromStr for Quantization {
 #[derive(Debug, Clone)]
 enum Weight {
     Float(Tensor),
-    Quantized(QMatMul),
+    Quantized(QMatMul, Quantization),
     PackedQ4K(PackedQ4K),
 }
 
@@ -96,10 +96,19 @@ impl Dense {
             {
                 Weight::PackedQ4K(PackedQ4K::from_qtensor(&quantized)?)
             } else {
-                Weight::Quantized(QMatMul::from_qtensor(quantized)?)
+                Weight::Quantized(QMatMul::from_qtensor(quantized)?, quantization)
             };
         }
         Ok(())
+    }
+
+    /// How its weight matrix is stored: `None` as loaded (a float type).
+    pub fn quantization(&self) -> Option<Quantization> {
+        match &self.weight {
+            Weight::Float(_) => None,
+            Weight::Quantized(_, quantization) => Some(*quantization),
+            Weight::PackedQ4K(_) => Some(Quantization::Q4K),
+        }
     }
 
     /// The bytes of its weights and bias, all read once per call.
@@ -110,8 +119,8 @@ impl Dense {
             .map_or(0, |b| b.elem_count() * b.dtype().size_in_bytes());
         let weight = match &self.weight {
             Weight::Float(w) => w.elem_count() * w.dtype().size_in_bytes(),
-            Weight::Quantized(QMatMul::QTensor(q)) => q.storage_size_in_bytes(),
-            Weight::Quantized(QMatMul::Tensor(w) | QMatMul::TensorF16(w)) => {
+            Weight::Quantized(QMatMul::QTensor(q), _) => q.storage_size_in_bytes(),
+            Weight::Quantized(QMatMul::Tensor(w) | QMatMul::TensorF16(w), _) => {
                 w.elem_count() * w.dtype().size_in_bytes()
             }
             Weight::PackedQ4K(packed) => packed.bytes(),
@@ -136,7 +145,7 @@ impl Module for Dense {
                     None => flat.matmul(&weight.t()?)?,
                 }
             }
-            Weight::Quantized(matmul) => matmul
+            Weight::Quantized(matmul, _) => matmul
                 .forward(&flat.to_dtype(DType::F32)?)?
                 .to_dtype(flat.dtype())?,
             Weight::PackedQ4K(packed) => {

@@ -267,6 +267,11 @@ impl Decoder {
         Ok(())
     }
 
+    /// How the weight matrices are stored (`None`: as loaded).
+    pub fn quantization(&self) -> Option<Quantization> {
+        self.lm_heads.first().and_then(Dense::quantization)
+    }
+
     /// Forgets the generated positions (the KV cache).
     pub fn clear_kv_cache(&mut self) {
         self.offset = 0;

@@ -169,6 +169,11 @@ impl MusicGen {
         Ok(self.decoder.quantize(quantization)?)
     }
 
+    /// How the decoder's weight matrices are stored (`None`: as loaded).
+    pub fn decoder_quantization(&self) -> Option<Quantization> {
+        self.decoder.quantization()
+    }
+
     /// The checkpoint's configuration.
     pub fn config(&self) -> &Config {
         &self.config

@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
+use ekphrasis_models::parity::compare::{self, Diff};
+use ekphrasis_models::parity::fixture;
 use serde_json::Value;
 
 /// `models/tests/data/<name>`: one fixture set.
@@ -30,14 +32,12 @@ pub fn expected() -> HashMap<String, Tensor> {
 
 /// A fixture directory's `expected.safetensors`.
 pub fn expected_tensors(dir: &Path) -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(dir.join("expected.safetensors"), &Device::Cpu)
-        .expect("expected.safetensors")
+    fixture::expected_tensors(dir).expect("expected.safetensors")
 }
 
 /// A fixture directory's `expected.json`.
 pub fn expected_json(dir: &Path) -> Value {
-    let text = std::fs::read_to_string(dir.join("expected.json")).expect("expected.json");
-    serde_json::from_str(&text).expect("expected.json is JSON")
+    fixture::expected_json(dir).expect("expected.json")
 }
 
 /// A fixture directory's expected tensors and values.
@@ -83,19 +83,10 @@ pub fn copy_files(from: &Path, to: &Path) {
 /// The largest absolute difference between two tensors of the same shape.
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims(), "shapes differ");
-    (a - b)
-        .and_then(|d| d.abs())
-        .and_then(|d| d.flatten_all())
-        .and_then(|d| d.max(0))
-        .and_then(|d| d.to_scalar::<f32>())
-        .expect("comparable f32 tensors")
+    Diff::between(a, b).expect("comparable tensors").max_abs
 }
 
 /// The largest absolute value of a tensor.
 pub fn max_abs(t: &Tensor) -> f32 {
-    t.abs()
-        .and_then(|t| t.flatten_all())
-        .and_then(|t| t.max(0))
-        .and_then(|t| t.to_scalar::<f32>())
-        .expect("an f32 tensor")
+    compare::max_abs(t).expect("a float tensor")
 }

@@ -1,28 +1,23 @@
 //! `ekphrasis bench chain`: the whole chain at full size with random weights built from the
 //! published configs (no download), through the same `Pipeline::run` as `ekphrasis generate`:
 //! for each of the paper's variants, each stage's seconds, the time to the first audio chunk, the
-//! whole time, and peak memory. The optimized variant's "fine-tuned" MusicGen is a second random
-//! MusicGen of the same size (its speed is what is measured). The tokenizers are
-//! the tiny model set's (their ids are valid in every full-size vocabulary); with random weights
+//! whole time, and peak memory ([`super::full_size`] builds the models). With random weights
 //! Falcon-RW's words are noise, so its description falls back, after generating every token.
 
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::Args;
-use ekphrasis_models::blip::{Blip, CaptionOptions};
+use ekphrasis_models::blip::CaptionOptions;
 use ekphrasis_models::device::{DeviceChoice, compute_dtype, kind_name};
-use ekphrasis_models::emotion::Labeller;
-use ekphrasis_models::emotion::resnet::ResNetConfig;
-use ekphrasis_models::emotion::resnet_bigru::{EmotionModel, HeadConfig};
-use ekphrasis_models::falcon_rw::{self, FalconRw};
-use ekphrasis_models::image_prep::ImageProcessorConfig;
-use ekphrasis_models::musicgen::{self, GenerateOptions, MusicGen, Quantization, Sampling};
-use ekphrasis_models::pipeline::{Event, Models, Pipeline, Request};
-use ekphrasis_models::tiny::SmallTokenizers;
+use ekphrasis_models::falcon_rw;
+use ekphrasis_models::musicgen::{GenerateOptions, Quantization, Sampling};
+use ekphrasis_models::pipeline::{Event, Pipeline, Request};
 use ekphrasis_shared::domain::{Stage, Variant};
 
-use super::peak_rss_gib;
+use super::{full_size, peak_rss_gib};
+use crate::checkpoints::quantize::QuantizeChoice;
 
 /// Flags of `ekphrasis bench chain`.
 #[derive(Debug, Args)]
@@ -49,59 +44,25 @@ pub struct BenchChainArgs {
 pub fn run(args: BenchChainArgs) -> anyhow::Result<()> {
     let device = args.device.parse::<DeviceChoice>()?.open()?;
     let dtype = compute_dtype(&device);
-    let tokenizers = SmallTokenizers::new()?;
     let variants = args.variant.map_or(Variant::ALL.to_vec(), |v| vec![v]);
     println!(
         "The chain, full size, random weights from the published configs, {}, {dtype:?}",
         kind_name(&device)
     );
     let started = Instant::now();
-    let labeller = Labeller::ResNetBiGru(Box::new(EmotionModel::random(
-        ResNetConfig::resnet50(),
-        HeadConfig::default(),
-        ImageProcessorConfig::resnet50(),
-        0,
-        &device,
-    )?));
-    let blip = Blip::random(
-        ekphrasis_models::blip::Config::blip_large(),
-        1,
-        &device,
-        dtype,
-    )?
-    .with_tokenizer(tokenizers.blip);
-    let mut falcon = FalconRw::random(falcon_rw::Config::falcon_rw_1b(), 2, &device, dtype)?
-        .with_tokenizer(tokenizers.falcon);
-    let mut musicgen = MusicGen::random(musicgen::Config::musicgen_small(), 3, &device, dtype)?
-        .with_tokenizer(tokenizers.t5.clone());
-    let mut optimized = if variants.contains(&Variant::Optimized) {
-        Some(
-            MusicGen::random(musicgen::Config::musicgen_small(), 4, &device, dtype)?
-                .with_tokenizer(tokenizers.t5),
-        )
-    } else {
-        None
-    };
-    if let Some(quantization) = args.quantize {
-        falcon.quantize(quantization)?;
-        musicgen.quantize_decoder(quantization)?;
-        if let Some(optimized) = optimized.as_mut() {
-            optimized.quantize_decoder(quantization)?;
-        }
-    }
+    let quantize = args
+        .quantize
+        .map_or(QuantizeChoice::Off, QuantizeChoice::Every);
+    let models = full_size::models(&variants, &device, quantize)?;
     row("building weights", started.elapsed());
-    let frame_rate = musicgen.config().audio_encoder.frame_rate();
-    let sample_rate = musicgen.sample_rate() as f64;
-    let mut pipeline = Pipeline::new(Models {
-        labeller,
-        blip: Some(blip),
-        falcon: Some(falcon),
-        musicgen: Some(musicgen),
-        tuned: optimized
-            .map(|m| (Variant::Optimized, m))
-            .into_iter()
-            .collect(),
-    });
+    let composer = models
+        .musicgen
+        .as_ref()
+        .or(models.tuned.first().map(|(_, m)| m));
+    let composer = composer.context("no variant to compose")?;
+    let frame_rate = composer.config().audio_encoder.frame_rate();
+    let sample_rate = composer.sample_rate() as f64;
+    let mut pipeline = Pipeline::new(models);
 
     let mut request = Request {
         variant: Variant::Lyrical,

@@ -10,6 +10,7 @@
 //! - [`server`]: the server's job runtime per variant, time to first audio and to a stored track.
 //! - [`train`]: MusicGen fine-tuning steps per second and the arithmetic of the paper's step.
 //! - [`eval`]: the metrics' listening models, seconds per minute of audio.
+//! - [`full_size`]: the chain's models at full size with random weights (chain, server).
 
 use clap::Subcommand;
 
@@ -19,6 +20,7 @@ pub mod compose;
 pub mod emotion;
 pub mod enhance;
 pub mod eval;
+pub mod full_size;
 pub mod server;
 pub mod train;
 

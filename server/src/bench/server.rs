@@ -1,8 +1,10 @@
 //! `ekphrasis bench server`: the product's own path from a request to music — the job runtime
 //! with its queue, worker, driver, audio framing and track recording — timed per variant: time
-//! to the first audio frame and to `done` (the track stored). It runs the models `serve` would
-//! (`--models DIR`, the Hugging Face cache, or `--demo` for the tiny set) in a temporary data
-//! folder. (`bench chain` measures the full-size models with random weights.)
+//! to the first audio frame and to `done` (the track stored), and whether the frames arrive
+//! ahead of playback: a 32 kHz playback clock starts at the first frame, and a frame that
+//! arrives after the clock reached its first sample is an underrun. It runs the models `serve`
+//! would (`--models DIR`, the Hugging Face cache, `--demo` for the tiny set) or, with
+//! `--full-size`, the published sizes with random weights, in a temporary data folder.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,11 +16,12 @@ use ekphrasis_shared::{GenerateRequest, ImageId, ImageRef, ServerMsg};
 use image::{Rgb, RgbImage};
 use sha2::{Digest, Sha256};
 
+use super::full_size::FullSizeRandom;
 use crate::config::ServeArgs;
 use crate::gallery::Gallery;
 use crate::jobs::{JobKind, Jobs, Outgoing};
 use crate::metrics::Metrics;
-use crate::state::start_jobs;
+use crate::state::{runtime_options, start_jobs};
 use crate::store::{self, ImageMeta};
 
 /// Flags of `ekphrasis bench server`.
@@ -30,6 +33,9 @@ pub struct BenchServerArgs {
     /// Pieces a variant (different seeds); the median is printed with the range.
     #[arg(long, default_value_t = 3)]
     pub runs: u64,
+    /// The published model sizes with random weights (no download) instead of checkpoints.
+    #[arg(long)]
+    pub full_size: bool,
     /// One variant instead of every variant these models run.
     #[arg(long, value_parser = crate::commands::common::values::parse_variant)]
     pub variant: Option<Variant>,
@@ -53,20 +59,34 @@ async fn bench(args: BenchServerArgs) -> anyhow::Result<()> {
     let jobs = {
         let store = store.clone();
         let config = config.clone();
+        let full_size = args.full_size.then(|| FullSizeRandom {
+            variants: args.variant.map_or(Variant::ALL.to_vec(), |v| vec![v]),
+        });
         tokio::task::spawn_blocking(move || {
-            start_jobs(&config, store, Arc::new(Gallery::default()), Metrics::new())
+            let (gallery, metrics) = (Arc::new(Gallery::default()), Metrics::new());
+            match full_size {
+                Some(models) => {
+                    let options = runtime_options(&config);
+                    Jobs::start(Arc::new(models), false, &options, store, gallery, metrics)
+                }
+                None => start_jobs(&config, store, gallery, metrics),
+            }
         })
         .await??
     };
     let info = jobs.info().clone();
     println!(
-        "The job runtime ({} models, {:?}{}): loaded and warm in {:.1} s; {} s pieces, {} runs \
-         a variant",
-        if info.demo { "tiny demo" } else { "configured" },
+        "The job runtime ({} models, {:?}, quantized: {}): loaded and warm in {:.1} s; {} s \
+         pieces, {} runs a variant",
+        match (info.demo, args.full_size) {
+            (true, _) => "tiny demo",
+            (false, true) => "full-size random",
+            (false, false) => "configured",
+        },
         config.device,
-        config
-            .quantize
-            .map_or(String::new(), |q| format!(", {q:?}")),
+        info.revisions
+            .get("quantization")
+            .map_or("nothing", String::as_str),
         loading.elapsed().as_secs_f64(),
         args.seconds,
         args.runs
@@ -79,25 +99,39 @@ async fn bench(args: BenchServerArgs) -> anyhow::Result<()> {
     };
     println!();
     println!(
-        "| variant | time to first audio (median, range) | whole piece, stored | real-time factor |"
+        "| variant | time to first audio (median, range) | whole piece, stored | real-time factor \
+         | underruns (frames late, all runs) | latest frame behind playback |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|---|");
     for variant in variants {
         let mut first = Vec::new();
         let mut whole = Vec::new();
+        let mut playback = Playback::default();
         for run in 0..args.runs {
-            let (f, w) = piece(&jobs, &painting, variant, args.seconds, run).await?;
-            first.push(f);
-            whole.push(w);
+            let timing = piece(
+                &jobs,
+                &painting,
+                variant,
+                args.seconds,
+                run,
+                info.sample_rate,
+            )
+            .await?;
+            first.push(timing.first_audio);
+            whole.push(timing.whole);
+            playback.add(&timing.playback);
         }
         let whole_median = median(&mut whole);
         println!(
-            "| {variant} | {:.2} s ({:.2}–{:.2}) | {:.2} s | {:.2} |",
+            "| {variant} | {:.2} s ({:.2}–{:.2}) | {:.2} s | {:.2} | {} of {} | {:.2} s |",
             median(&mut first).as_secs_f64(),
             first[0].as_secs_f64(),
             first[first.len() - 1].as_secs_f64(),
             whole_median.as_secs_f64(),
             whole_median.as_secs_f64() / f64::from(args.seconds),
+            playback.late_frames,
+            playback.frames,
+            playback.worst_lateness.as_secs_f64(),
         );
     }
     println!(
@@ -125,14 +159,50 @@ async fn painting(store: &store::Store) -> anyhow::Result<ImageId> {
     Ok(id)
 }
 
-/// One piece: the time to its first audio frame and to `done`.
+/// How one piece arrived.
+struct Timing {
+    first_audio: Duration,
+    whole: Duration,
+    playback: Playback,
+}
+
+/// Frames against a playback clock that starts with the first frame.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Playback {
+    frames: u64,
+    /// Frames that arrived after playback reached their first sample.
+    late_frames: u64,
+    /// The most any frame arrived after its first sample was due.
+    worst_lateness: Duration,
+}
+
+impl Playback {
+    /// Counts a frame whose first sample is due `due` after the first frame arrived, and which
+    /// arrived `arrived` after it.
+    fn frame(&mut self, due: Duration, arrived: Duration) {
+        self.frames += 1;
+        if arrived > due {
+            self.late_frames += 1;
+            self.worst_lateness = self.worst_lateness.max(arrived - due);
+        }
+    }
+
+    fn add(&mut self, other: &Playback) {
+        self.frames += other.frames;
+        self.late_frames += other.late_frames;
+        self.worst_lateness = self.worst_lateness.max(other.worst_lateness);
+    }
+}
+
+/// One piece: the time to its first audio frame and to `done`, and its frames against playback.
 async fn piece(
     jobs: &Jobs,
     image: &ImageId,
     variant: Variant,
     seconds: f32,
     seed: u64,
-) -> anyhow::Result<(Duration, Duration)> {
+    sample_rate: u32,
+) -> anyhow::Result<Timing> {
     let mut request = GenerateRequest::new(ImageRef::Upload(image.clone()));
     request.variant = Some(variant);
     request.seconds = Some(seconds);
@@ -140,13 +210,24 @@ async fn piece(
     let settings = request.resolve(|| seed)?;
     let started = Instant::now();
     let mut job = jobs.submit(JobKind::Generate, settings).await?;
-    let mut first_audio = None;
+    let mut first_audio: Option<Instant> = None;
+    let mut playback = Playback::default();
     while let Some(update) = job.updates.recv().await {
         match update {
-            Outgoing::Audio(_) if first_audio.is_none() => first_audio = Some(started.elapsed()),
+            Outgoing::Audio(frame) => {
+                let now = Instant::now();
+                let clock = *first_audio.get_or_insert(now);
+                let due =
+                    Duration::from_secs_f64(frame.first_sample as f64 / f64::from(sample_rate));
+                playback.frame(due, now - clock);
+            }
             Outgoing::Message(ServerMsg::Done { .. }) => {
                 let whole = started.elapsed();
-                return Ok((first_audio.unwrap_or(whole), whole));
+                return Ok(Timing {
+                    first_audio: first_audio.map_or(whole, |at| at - started),
+                    whole,
+                    playback,
+                });
             }
             Outgoing::Message(ServerMsg::Error { message, .. }) => anyhow::bail!(message),
             _ => {}
@@ -158,4 +239,21 @@ async fn piece(
 fn median(values: &mut [Duration]) -> Duration {
     values.sort();
     values[values.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_is_late_when_playback_reached_it_first() {
+        let mut playback = Playback::default();
+        playback.frame(Duration::ZERO, Duration::ZERO);
+        playback.frame(Duration::from_millis(500), Duration::from_millis(300));
+        playback.frame(Duration::from_millis(1000), Duration::from_millis(1250));
+        playback.frame(Duration::from_millis(1500), Duration::from_millis(1600));
+        assert_eq!(playback.frames, 4);
+        assert_eq!(playback.late_frames, 2);
+        assert_eq!(playback.worst_lateness, Duration::from_millis(250));
+    }
 }

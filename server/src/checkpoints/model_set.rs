@@ -12,7 +12,7 @@ use ekphrasis_models::blip::Blip;
 use ekphrasis_models::device::{DeviceChoice, compute_dtype};
 use ekphrasis_models::eval::clap::Clap;
 use ekphrasis_models::falcon_rw::FalconRw;
-use ekphrasis_models::musicgen::{MusicGen, Quantization};
+use ekphrasis_models::musicgen::MusicGen;
 use ekphrasis_models::pipeline::{Models, Pipeline};
 use ekphrasis_shared::domain::Variant;
 use sha2::{Digest, Sha256};
@@ -20,6 +20,8 @@ use sha2::{Digest, Sha256};
 use super::catalog::{self, Checkpoint};
 use super::hub;
 use super::labeller::{self, LabellerSource};
+use super::quantize::QuantizeChoice;
+use super::source::ModelSource;
 
 /// The folder under the data folder where the demo models are written.
 pub const DEMO_DIR: &str = "demo-models";
@@ -43,7 +45,7 @@ pub struct ModelDirs {
 pub struct LoadOptions {
     pub device: DeviceChoice,
     /// Falcon-RW's and MusicGen's decoder weights quantized.
-    pub quantize: Option<Quantization>,
+    pub quantize: QuantizeChoice,
 }
 
 impl ModelDirs {
@@ -256,7 +258,7 @@ impl ModelDirs {
         let falcon = match &self.falcon {
             Some(dir) => {
                 let mut falcon = FalconRw::load(dir, &device, dtype)?;
-                if let Some(quantization) = options.quantize {
+                if let Some(quantization) = options.quantize.for_falcon(&device, falcon.config()) {
                     falcon.quantize(quantization)?;
                 }
                 Some(falcon)
@@ -265,7 +267,7 @@ impl ModelDirs {
         };
         let composer = |dir: &Path| -> anyhow::Result<MusicGen> {
             let mut musicgen = MusicGen::load(dir, &device, dtype)?;
-            if let Some(quantization) = options.quantize {
+            if let Some(quantization) = options.quantize.for_musicgen(&device, musicgen.config()) {
                 musicgen.quantize_decoder(quantization)?;
             }
             Ok(musicgen)
@@ -322,6 +324,28 @@ pub fn revision(dir: &Path) -> String {
         hasher.update(modified.to_le_bytes());
     }
     format!("local-{}", &hex::encode(hasher.finalize())[..16])
+}
+
+impl ModelSource for ModelDirs {
+    fn revisions(&self) -> BTreeMap<String, String> {
+        ModelDirs::revisions(self)
+    }
+
+    fn variants(&self) -> Vec<Variant> {
+        ModelDirs::variants(self)
+    }
+
+    fn composer_role(&self, variant: Variant) -> Option<String> {
+        ModelDirs::composer_role(self, variant)
+    }
+
+    fn load(&self, options: &LoadOptions) -> anyhow::Result<Pipeline> {
+        ModelDirs::load(self, options)
+    }
+
+    fn load_judge(&self, options: &LoadOptions) -> anyhow::Result<Option<Clap>> {
+        ModelDirs::load_judge(self, options)
+    }
 }
 
 #[cfg(test)]

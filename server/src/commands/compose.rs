@@ -9,11 +9,12 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use ekphrasis_models::device::{DeviceChoice, compute_dtype};
-use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Quantization, Sampling};
+use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Sampling};
 
 use super::common::report::loaded;
 use crate::audio::wav;
 use crate::checkpoints::catalog;
+use crate::checkpoints::quantize::QuantizeChoice;
 
 /// Flags of `ekphrasis compose`.
 #[derive(Debug, Args)]
@@ -58,9 +59,10 @@ pub struct ComposeArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, env = "EKPHRASIS_DEVICE", default_value = "auto")]
     pub device: String,
-    /// Quantize the decoder's weights (q8_0 or q4k): faster on a CPU, slightly different music.
-    #[arg(long)]
-    pub quantize: Option<Quantization>,
+    /// The decoder's weights: auto (q4k on a CPU, as measured best; on CUDA as loaded), none,
+    /// q8_0 or q4k. Quantized is faster on a CPU, the music slightly different.
+    #[arg(long, env = "EKPHRASIS_QUANTIZE", default_value = "auto")]
+    pub quantize: QuantizeChoice,
 }
 
 /// Runs the command.
@@ -73,7 +75,7 @@ pub fn run(args: ComposeArgs) -> anyhow::Result<()> {
     )?;
     let started = Instant::now();
     let mut musicgen = MusicGen::load(&dir, &device, compute_dtype(&device))?;
-    if let Some(quantization) = args.quantize {
+    if let Some(quantization) = args.quantize.for_musicgen(&device, musicgen.config()) {
         musicgen.quantize_decoder(quantization)?;
     }
     loaded(&dir, &device, started);

@@ -12,6 +12,8 @@
 //!   experiment (test split → each variant's music → Table II and Fig. 3).
 //! - [`models`]: `models fetch` (the default checkpoints), `models tiny` (tiny demo models).
 //! - [`gallery`]: `gallery render`, a stored track for every gallery painting.
+//! - [`parity`]: the models on their tiny fixtures against the reference's outputs, on any
+//!   device and dtype (what the GPU bundle checks first).
 //!
 //! `ekphrasis bench` lives apart, in [`bench`](crate::bench).
 
@@ -28,5 +30,6 @@ pub mod experiment;
 pub mod gallery;
 pub mod generate;
 pub mod models;
+pub mod parity;
 pub mod serve;
 pub mod train;

@@ -57,7 +57,8 @@ pub struct ServeArgs {
     /// auto, cpu, cuda or cuda:N [default: auto].
     #[arg(long, env = "EKPHRASIS_DEVICE")]
     pub device: Option<String>,
-    /// Store Falcon-RW's and MusicGen's decoder weights quantized: q8_0 or q4k.
+    /// Falcon-RW's and MusicGen's decoder weights: auto (on a CPU q8_0 and q4k, as measured
+    /// best; on CUDA as loaded), none, q8_0 or q4k [default: auto].
     #[arg(long, env = "EKPHRASIS_QUANTIZE")]
     pub quantize: Option<String>,
     /// Copies of the models, each running one job at a time [default: 1].
@@ -137,11 +138,12 @@ impl ServeArgs {
                     .map_err(|e| ConfigError::Invalid(format!("device: {e}")))?,
                 None => defaults.device,
             },
-            quantize: self
-                .quantize
-                .or(file.quantize)
-                .map(|text| text.parse().map_err(ConfigError::Invalid))
-                .transpose()?,
+            quantize: match self.quantize.or(file.quantize) {
+                Some(text) => text
+                    .parse()
+                    .map_err(|e| ConfigError::Invalid(format!("quantize: {e}")))?,
+                None => defaults.quantize,
+            },
             workers: self.workers.or(file.workers).unwrap_or(defaults.workers),
             queue_capacity: self
                 .queue_capacity

@@ -16,8 +16,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::checkpoints::quantize::QuantizeChoice;
 use ekphrasis_models::device::DeviceChoice;
-use ekphrasis_models::musicgen::Quantization;
 use ekphrasis_shared::domain::Variant;
 
 use crate::serve::ConnectionLimits;
@@ -51,8 +51,9 @@ pub struct ServeConfig {
     pub clap: Option<PathBuf>,
     /// Where the models run.
     pub device: DeviceChoice,
-    /// Falcon-RW's and MusicGen's decoder weights quantized (faster on a CPU).
-    pub quantize: Option<Quantization>,
+    /// Falcon-RW's and MusicGen's decoder weights quantized (`auto`: as measured best on the
+    /// device).
+    pub quantize: QuantizeChoice,
     /// Copies of the models, each running one job at a time.
     pub workers: usize,
     /// Jobs that may wait for a worker.
@@ -107,7 +108,7 @@ impl ServeConfig {
             variant_musicgen: Vec::new(),
             clap: None,
             device: DeviceChoice::Auto,
-            quantize: None,
+            quantize: QuantizeChoice::Auto,
             workers: 1,
             queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
             job_timeout_secs: Self::DEFAULT_JOB_TIMEOUT_SECS,

@@ -34,7 +34,8 @@ pub use queue::QueueFull;
 pub use worker::JobKind;
 use worker::WorkItem;
 
-use crate::checkpoints::model_set::{LoadOptions, ModelDirs};
+use crate::checkpoints::model_set::LoadOptions;
+use crate::checkpoints::source::ModelSource;
 use crate::gallery::Gallery;
 use crate::metrics::{Metrics, Outcome};
 use crate::store::{RequestKey, Store};
@@ -164,7 +165,7 @@ impl Jobs {
     /// Starts the workers and waits until every one has loaded and warmed its models (this
     /// blocks: call it off the async runtime).
     pub fn start(
-        dirs: ModelDirs,
+        models: Arc<dyn ModelSource>,
         demo: bool,
         options: &RuntimeOptions,
         store: Store,
@@ -175,18 +176,18 @@ impl Jobs {
         let queue = Arc::new(Queue::new(options.queue_capacity));
         let (ready, loaded) = std::sync::mpsc::channel();
         for index in 0..workers {
-            let (dirs, queue, ready) = (dirs.clone(), Arc::clone(&queue), ready.clone());
+            let (models, queue, ready) = (Arc::clone(&models), Arc::clone(&queue), ready.clone());
             let (load, max_pixels) = (options.load, options.max_pixels);
             std::thread::Builder::new()
                 .name(format!("ekphrasis-worker-{index}"))
-                .spawn(move || worker::run(index, dirs, load, max_pixels, queue, ready))
+                .spawn(move || worker::run(index, &*models, load, max_pixels, queue, ready))
                 .context("cannot start a worker thread")?;
         }
         drop(ready);
-        let mut sample_rate = 0;
+        let mut ready = None;
         for _ in 0..workers {
             match loaded.recv() {
-                Ok(Ok(rate)) => sample_rate = rate,
+                Ok(Ok(worker)) => ready = Some(worker),
                 Ok(Err(e)) => {
                     queue.close();
                     return Err(e.context("loading the models"));
@@ -197,16 +198,22 @@ impl Jobs {
                 }
             }
         }
+        let ready = ready.context("no worker loaded the models")?;
+        let mut revisions = models.revisions();
+        if let Some(quantization) = ready.quantization {
+            // Quantized weights make other music: a stored track is found only for the same.
+            revisions.insert("quantization".into(), quantization);
+        }
         let info = RuntimeInfo {
-            revisions: dirs.revisions(),
+            revisions,
             demo,
-            variants: dirs.variants(),
-            composers: dirs
+            variants: models.variants(),
+            composers: models
                 .variants()
                 .into_iter()
-                .filter_map(|v| dirs.composer_role(v).map(|role| (v, role)))
+                .filter_map(|v| models.composer_role(v).map(|role| (v, role)))
                 .collect(),
-            sample_rate,
+            sample_rate: ready.sample_rate,
         };
         Ok(Self {
             shared: Arc::new(Shared {

@@ -13,8 +13,9 @@ use bytes::Bytes;
 use ekphrasis_models::error::Error as ModelError;
 use ekphrasis_models::eval::clap::Clap;
 use ekphrasis_models::eval::metrics::clap_score;
-use ekphrasis_models::musicgen::Sampling;
-use ekphrasis_models::pipeline::{self, Event, Pipeline};
+use ekphrasis_models::falcon_rw::FalconRw;
+use ekphrasis_models::musicgen::{MusicGen, Sampling};
+use ekphrasis_models::pipeline::{self, Event, Models, Pipeline};
 use ekphrasis_shared::api::ClapAlignment;
 use ekphrasis_shared::domain::{Stage, StageResult, Variant};
 use ekphrasis_shared::frame::f32_to_s16;
@@ -25,7 +26,9 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::control::JobControl;
 use super::queue::{Queue, Waiting};
 use crate::chain_request;
-use crate::checkpoints::model_set::{LoadOptions, ModelDirs};
+use crate::checkpoints::model_set::LoadOptions;
+use crate::checkpoints::quantize;
+use crate::checkpoints::source::ModelSource;
 use crate::evaluation::judges::clap_audio;
 use crate::upload;
 
@@ -85,19 +88,62 @@ pub enum WorkerUpdate {
     },
 }
 
+/// What a worker loaded, as the runtime reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    /// The composers' sample rate (0 without one).
+    pub sample_rate: u32,
+    /// The quantized models and their formats, as `falcon q8_0, musicgen q4k`; `None` when
+    /// every model is as loaded.
+    pub quantization: Option<String>,
+}
+
+impl Loaded {
+    fn of(models: &Models, source: &dyn ModelSource) -> Self {
+        let sample_rate = models
+            .musicgen
+            .as_ref()
+            .or(models.tuned.first().map(|(_, m)| m))
+            .map_or(0, |m| m.sample_rate());
+        let mut parts = Vec::new();
+        if let Some(q) = models.falcon.as_ref().and_then(FalconRw::quantization) {
+            parts.push(format!("falcon {}", quantize::name(q)));
+        }
+        if let Some(q) = models
+            .musicgen
+            .as_ref()
+            .and_then(MusicGen::decoder_quantization)
+        {
+            parts.push(format!("musicgen {}", quantize::name(q)));
+        }
+        for (variant, musicgen) in &models.tuned {
+            if let (Some(q), Some(role)) = (
+                musicgen.decoder_quantization(),
+                source.composer_role(*variant),
+            ) {
+                parts.push(format!("{role} {}", quantize::name(q)));
+            }
+        }
+        Self {
+            sample_rate,
+            quantization: (!parts.is_empty()).then(|| parts.join(", ")),
+        }
+    }
+}
+
 /// Loads the models, warms them and serves the queue until it closes. The load's outcome goes
 /// through `ready` before any job is taken.
 pub fn run(
     index: usize,
-    dirs: ModelDirs,
+    models: &dyn ModelSource,
     options: LoadOptions,
     max_pixels: u64,
     queue: Arc<Queue<WorkItem>>,
-    ready: std::sync::mpsc::Sender<anyhow::Result<u32>>,
+    ready: std::sync::mpsc::Sender<anyhow::Result<Loaded>>,
 ) {
     let started = Instant::now();
-    let loaded = dirs.load(&options).and_then(|mut pipeline| {
-        let judge = dirs.load_judge(&options)?;
+    let loaded = models.load(&options).and_then(|mut pipeline| {
+        let judge = models.load_judge(&options)?;
         let loaded_after = started.elapsed();
         warm(&mut pipeline)?;
         tracing::info!(
@@ -111,13 +157,7 @@ pub fn run(
     });
     let (mut pipeline, judge) = match loaded {
         Ok((pipeline, judge)) => {
-            let models = pipeline.models();
-            let rate = models
-                .musicgen
-                .as_ref()
-                .or(models.tuned.first().map(|(_, m)| m))
-                .map_or(0, |m| m.sample_rate());
-            let _ = ready.send(Ok(rate));
+            let _ = ready.send(Ok(Loaded::of(pipeline.models(), models)));
             (pipeline, judge)
         }
         Err(e) => {

@@ -385,7 +385,7 @@ mod tests {
         };
         let jobs = tokio::task::spawn_blocking(move || {
             Jobs::start(
-                dirs,
+                Arc::new(dirs),
                 demo,
                 &options,
                 store,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use ekphrasis_models::device::DeviceChoice;
-use ekphrasis_models::musicgen::{GenerateOptions, Quantization, Sampling};
+use ekphrasis_models::musicgen::{GenerateOptions, Sampling};
 use ekphrasis_models::pipeline::{self, Pipeline, Request};
 use ekphrasis_shared::domain::Variant;
 
@@ -14,6 +14,7 @@ use crate::chain_request;
 use crate::checkpoints::catalog::{self, Checkpoint};
 use crate::checkpoints::labeller;
 use crate::checkpoints::model_set::{LoadOptions, ModelDirs};
+use crate::checkpoints::quantize::QuantizeChoice;
 use crate::config::ServeConfig;
 use crate::config::flags::{parse_variant_dir, variant_musicgens};
 use crate::upload;
@@ -56,10 +57,11 @@ pub struct ChainModels {
     /// Largest accepted image file in bytes.
     #[arg(long, default_value_t = upload::MAX_FILE_BYTES)]
     pub max_bytes: u64,
-    /// Store Falcon-RW's and MusicGen's decoder weights quantized (q8_0 or q4k): several times
-    /// faster on a CPU, at a small cost in quality (`ekphrasis bench enhance|compose --quantize`).
-    #[arg(long)]
-    pub quantize: Option<Quantization>,
+    /// Falcon-RW's and MusicGen's decoder weights: auto (on a CPU Falcon-RW in q8_0 and
+    /// MusicGen's decoder in q4k, several times faster at a small cost in quality, as `ekphrasis
+    /// bench enhance|compose --quantize` measure; on CUDA as loaded), none, q8_0 or q4k.
+    #[arg(long, env = "EKPHRASIS_QUANTIZE", default_value = "auto")]
+    pub quantize: QuantizeChoice,
 }
 
 /// The fine-tuned MusicGen `variant` composes with, if one is given.

@@ -75,7 +75,7 @@ pub fn compose_variant(
     let dir = composer_dir(chain, variant)?;
     let device = chain.device.parse::<DeviceChoice>()?.open()?;
     let mut musicgen = MusicGen::load(&dir, &device, compute_dtype(&device))?;
-    if let Some(quantization) = chain.quantize {
+    if let Some(quantization) = chain.quantize.for_musicgen(&device, musicgen.config()) {
         musicgen.quantize_decoder(quantization)?;
     }
     let frames = (seconds * musicgen.config().audio_encoder.frame_rate() as f64).round() as usize;
