@@ -35,6 +35,16 @@ impl Quantization {
     }
 }
 
+/// Its name as the flags spell it (`q8_0`, `q4k`).
+impl std::fmt::Display for Quantization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Quantization::Q8_0 => "q8_0",
+            Quantization::Q4K => "q4k",
+        })
+    }
+}
+
 impl std::str::FromStr for Quantization {
     type Err = String;
 

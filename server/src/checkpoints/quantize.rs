@@ -77,17 +77,8 @@ impl std::fmt::Display for QuantizeChoice {
         match self {
             QuantizeChoice::Auto => f.write_str("auto"),
             QuantizeChoice::Off => f.write_str("none"),
-            QuantizeChoice::Every(Quantization::Q8_0) => f.write_str("q8_0"),
-            QuantizeChoice::Every(Quantization::Q4K) => f.write_str("q4k"),
+            QuantizeChoice::Every(quantization) => quantization.fmt(f),
         }
-    }
-}
-
-/// A quantization's name as the flags spell it, for revisions and messages.
-pub fn name(quantization: Quantization) -> &'static str {
-    match quantization {
-        Quantization::Q8_0 => "q8_0",
-        Quantization::Q4K => "q4k",
     }
 }
 

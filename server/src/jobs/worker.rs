@@ -27,7 +27,6 @@ use super::control::JobControl;
 use super::queue::{Queue, Waiting};
 use crate::chain_request;
 use crate::checkpoints::model_set::LoadOptions;
-use crate::checkpoints::quantize;
 use crate::checkpoints::source::ModelSource;
 use crate::evaluation::judges::clap_audio;
 use crate::upload;
@@ -107,21 +106,21 @@ impl Loaded {
             .map_or(0, |m| m.sample_rate());
         let mut parts = Vec::new();
         if let Some(q) = models.falcon.as_ref().and_then(FalconRw::quantization) {
-            parts.push(format!("falcon {}", quantize::name(q)));
+            parts.push(format!("falcon {q}"));
         }
         if let Some(q) = models
             .musicgen
             .as_ref()
             .and_then(MusicGen::decoder_quantization)
         {
-            parts.push(format!("musicgen {}", quantize::name(q)));
+            parts.push(format!("musicgen {q}"));
         }
         for (variant, musicgen) in &models.tuned {
             if let (Some(q), Some(role)) = (
                 musicgen.decoder_quantization(),
                 source.composer_role(*variant),
             ) {
-                parts.push(format!("{role} {}", quantize::name(q)));
+                parts.push(format!("{role} {q}"));
             }
         }
         Self {
