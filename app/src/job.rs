@@ -337,6 +337,16 @@ impl Job {
                     self.phase = Phase::Described;
                 }
             }
+            // Another worker runs it from the start: its stages report again (and its audio
+            // format restarts the player).
+            ServerMsg::Restarted { job, .. } => {
+                if self.owns(job) && self.is_active() {
+                    let own = self.own_description;
+                    self.stages
+                        .retain(|report| own && report.stage == Stage::Enhance);
+                    self.phase = Phase::Running;
+                }
+            }
             ServerMsg::Accepted {
                 job,
                 position,
@@ -679,6 +689,26 @@ mod tests {
         job.apply(ServerMsg::Described { job: JobId(3) });
         assert_eq!(job.phase, Phase::Described);
         assert!(!job.is_active());
+    }
+
+    #[test]
+    fn a_restart_on_another_worker_forgets_the_stages_it_had_reported() {
+        let mut job = Job::requested(JobKind::Compose);
+        job.apply(accepted(0));
+        job.apply(ServerMsg::Stage {
+            job: JobId(3),
+            stage: Stage::Emotion,
+            state: StageState::Done,
+            result: None,
+        });
+        assert_eq!(job.stage_status(Stage::Emotion), StageStatus::Done);
+        job.apply(ServerMsg::Restarted {
+            job: JobId(3),
+            attempt: 2,
+        });
+        assert_eq!(job.stage_status(Stage::Emotion), StageStatus::Waiting);
+        assert_eq!(job.phase, Phase::Running);
+        assert!(job.is_active());
     }
 
     #[test]

@@ -80,6 +80,7 @@ mod tests {
             protocol: 1,
             models,
             public_url: None,
+            cluster: None,
         }
     }
 

@@ -19,6 +19,7 @@ use crate::commands::generate::GenerateArgs;
 use crate::commands::models::ModelsCommand;
 use crate::commands::parity::ParityArgs;
 use crate::commands::train::TrainCommand;
+use crate::commands::worker::WorkerArgs;
 use crate::config::ServeArgs;
 
 /// Ekphrasis: music with the emotion of a painting.
@@ -34,6 +35,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web app, the HTTP API and the WebSocket.
     Serve(ServeArgs),
+    /// Run jobs for a cluster's web nodes: models from `serve`'s flags, jobs from --broker.
+    Worker(WorkerArgs),
     /// Compose music from text with MusicGen.
     Compose(ComposeArgs),
     /// Write a musical description of a caption with Falcon-RW (or continue a raw prompt).

@@ -38,6 +38,7 @@ pub mod bench;
 pub mod chain_request;
 pub mod checkpoints;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod dataset;

@@ -6,7 +6,7 @@ use ekphrasis_server::bench;
 use ekphrasis_server::cli::{Cli, Command};
 use ekphrasis_server::commands::{
     caption, compose, dataset, describe, emotion, encode, enhance, eval, experiment, gallery,
-    generate, models, parity, serve, train,
+    generate, models, parity, serve, train, worker,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -28,6 +28,7 @@ fn main() {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Worker(args) => worker::run(args),
         Command::Compose(args) => compose::run(args),
         Command::Enhance(args) => enhance::run(args),
         Command::Caption(args) => caption::run(args),

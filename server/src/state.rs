@@ -7,10 +7,12 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::checkpoints::model_set::{LoadOptions, ModelDirs};
-use crate::config::ServeConfig;
+use crate::cluster::broker::{Broker, BrokerOptions};
+use crate::cluster::web::ClusterJobs;
+use crate::config::{Role, ServeConfig};
 use crate::gallery::{self, Gallery};
-use crate::jobs::{Jobs, RuntimeOptions};
+use crate::jobs::JobBackend;
+use crate::jobs::setup::start_jobs;
 use crate::metrics::Metrics;
 use crate::store::{self, Store};
 
@@ -22,8 +24,10 @@ pub struct AppState {
     /// Images and tracks.
     pub store: Store,
     pub gallery: Arc<Gallery>,
-    /// The model runtime.
-    pub jobs: Jobs,
+    /// The model runtime: this process's workers, or a cluster's behind its broker.
+    pub jobs: Arc<dyn JobBackend>,
+    /// A web node's cluster (`--role web`), for health answers.
+    pub cluster: Option<ClusterJobs>,
     pub metrics: Metrics,
     /// The web app's `index.html`, for share pages (`None` when the app is not built).
     pub index_html: Option<Arc<str>>,
@@ -35,17 +39,54 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Opens the store, stores the gallery, and loads and warms the models.
+    /// Opens the store, stores the gallery, and loads and warms the models (or, for a web
+    /// node, connects to the cluster's broker and database).
     pub async fn open(config: ServeConfig) -> anyhow::Result<Self> {
-        let store = store::open(&config.data, config.store.as_deref())?;
-        let gallery = Arc::new(open_gallery(&config, &store).await?);
         let metrics = Metrics::new();
-        let jobs = {
-            let (store, gallery, metrics) = (store.clone(), Arc::clone(&gallery), metrics.clone());
-            let config = config.clone();
-            tokio::task::spawn_blocking(move || start_jobs(&config, store, gallery, metrics))
+        let shutdown = CancellationToken::new();
+        let (store, gallery, jobs, cluster): (_, _, Arc<dyn JobBackend>, _) = match config.role {
+            Role::All => {
+                let store = store::open(&config.data, config.store.as_deref())?;
+                let gallery = Arc::new(open_gallery(&config, &store).await?);
+                let (store2, gallery2, metrics2) =
+                    (store.clone(), Arc::clone(&gallery), metrics.clone());
+                let config2 = config.clone();
+                let jobs = tokio::task::spawn_blocking(move || {
+                    start_jobs(&config2, store2, gallery2, metrics2)
+                })
                 .await
-                .context("loading the models")??
+                .context("loading the models")??;
+                (store, gallery, Arc::new(jobs), None)
+            }
+            Role::Worker => anyhow::bail!("a worker serves no web app: run `ekphrasis worker`"),
+            Role::Web => {
+                let (database, files) = (
+                    config.database.as_deref().unwrap_or_default(),
+                    config.store.as_deref().unwrap_or_default(),
+                );
+                let store = store::open_shared(database, files).await?;
+                let gallery = Arc::new(open_gallery(&config, &store).await?);
+                let broker = Broker::connect(
+                    config.broker.as_deref().unwrap_or_default(),
+                    &format!("ekphrasis-web-{}", std::process::id()),
+                    BrokerOptions {
+                        queue_capacity: config.queue_capacity,
+                        ack_wait: Duration::from_secs(config.ack_wait_secs),
+                        max_deliver: BrokerOptions::MAX_DELIVER,
+                        output_kept: BrokerOptions::OUTPUT_KEPT,
+                    },
+                )
+                .await?;
+                let jobs = ClusterJobs::start(
+                    broker,
+                    store.clone(),
+                    Arc::clone(&gallery),
+                    metrics.clone(),
+                    shutdown.clone(),
+                )
+                .await;
+                (store, gallery, Arc::new(jobs.clone()), Some(jobs))
+            }
         };
         match store.tracks.sweep_orphans(ORPHAN_AGE).await {
             Ok(0) => {}
@@ -68,9 +109,10 @@ impl AppState {
             store,
             gallery,
             jobs,
+            cluster,
             metrics,
             index_html,
-            shutdown: CancellationToken::new(),
+            shutdown,
             decodes: Arc::new(tokio::sync::Semaphore::new(crate::upload::DECODES_AT_ONCE)),
         })
     }
@@ -90,37 +132,4 @@ pub async fn open_gallery(config: &ServeConfig, store: &Store) -> anyhow::Result
         return Ok(Gallery::default());
     }
     Gallery::load(&config.gallery, &store.images, config.max_pixels).await
-}
-
-/// Finds the models `config` asks for and starts the workers (blocking until they are warm).
-pub fn start_jobs(
-    config: &ServeConfig,
-    store: Store,
-    gallery: Arc<Gallery>,
-    metrics: Metrics,
-) -> anyhow::Result<Jobs> {
-    let (dirs, demo) = ModelDirs::for_server(
-        config.models.as_deref(),
-        &config.variant_musicgen,
-        config.clap.as_deref(),
-        config.demo,
-        &config.data,
-    )?;
-    tracing::info!(demo, models = ?dirs.revisions(), "loading the models");
-    let options = runtime_options(config);
-    Jobs::start(Arc::new(dirs), demo, &options, store, gallery, metrics)
-}
-
-/// How `config` asks the job runtime to run.
-pub fn runtime_options(config: &ServeConfig) -> RuntimeOptions {
-    RuntimeOptions {
-        workers: config.workers,
-        queue_capacity: config.queue_capacity,
-        job_timeout: Duration::from_secs(config.job_timeout_secs),
-        max_pixels: config.max_pixels,
-        load: LoadOptions {
-            device: config.device,
-            quantize: config.quantize,
-        },
-    }
 }

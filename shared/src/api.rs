@@ -41,6 +41,19 @@ pub struct Health {
     /// and the kiosk's QR codes use it instead of the address the page was opened at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// A cluster's web node: each shared service (`broker`, `database`, `store`) and `ok` or
+    /// what is wrong with it, and the live workers. Absent for a single process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterHealth>,
+}
+
+/// How a cluster looks from one web node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterHealth {
+    /// `broker`, `database`, `store`: `ok`, or what is wrong.
+    pub services: std::collections::BTreeMap<String, String>,
+    /// The workers that published their card lately, by name.
+    pub workers: Vec<String>,
 }
 
 /// Whether the server can run the chain.

@@ -33,6 +33,11 @@ pub enum ClientMsg {
     Describe(GenerateRequest),
     /// Stop this connection's job, if it has one.
     Cancel,
+    /// Follow a job this client started on another connection (after a reconnect, perhaps to
+    /// another web node of a cluster): its messages are sent again from the start, and its
+    /// audio frames from frame `from_frame` on. Added in protocol 1 (a server without a cluster
+    /// keeps no job past its connection and answers `not_found`).
+    Resume { job: JobId, from_frame: u32 },
 }
 
 /// Messages from the server to a client.
@@ -83,6 +88,10 @@ pub enum ServerMsg {
     },
     /// A `describe` job finished: every stage its variant needs has reported.
     Described { job: JobId },
+    /// The job started over on another worker (its worker stopped): what was sent of it is
+    /// void; its stages and audio follow again, frames counting from 0. `attempt` counts from 1
+    /// for the first run. Added in protocol 1, sent only by a cluster.
+    Restarted { job: JobId, attempt: u32 },
     /// Something went wrong; `job` is set when it concerns one.
     Error {
         code: ErrorCode,

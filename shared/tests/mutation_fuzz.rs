@@ -27,6 +27,10 @@ fn seeds() -> Vec<Vec<u8>> {
         ClientMsg::Generate(request.clone()),
         ClientMsg::Describe(request),
         ClientMsg::Cancel,
+        ClientMsg::Resume {
+            job: JobId(9),
+            from_frame: 4,
+        },
     ];
     let server = [
         ServerMsg::Stage {
@@ -43,6 +47,10 @@ fn seeds() -> Vec<Vec<u8>> {
             job: Some(JobId(3)),
         },
         ServerMsg::Described { job: JobId(3) },
+        ServerMsg::Restarted {
+            job: JobId(3),
+            attempt: 2,
+        },
     ];
     let mut seeds: Vec<Vec<u8>> = client
         .iter()

@@ -81,6 +81,7 @@ fn server_messages() -> Vec<ServerMsg> {
             reused: false,
         },
         ServerMsg::Described { job },
+        ServerMsg::Restarted { job, attempt: 2 },
         ServerMsg::Error {
             code: ErrorCode::ModelsUnavailable,
             message: "no models".into(),
@@ -119,6 +120,10 @@ fn client_messages_round_trip() {
         ClientMsg::Describe(full.clone()),
         ClientMsg::Generate(full),
         ClientMsg::Cancel,
+        ClientMsg::Resume {
+            job: JobId(9),
+            from_frame: 4,
+        },
     ] {
         let text = serde_json::to_string(&msg).unwrap();
         assert_eq!(

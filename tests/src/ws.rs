@@ -101,10 +101,15 @@ impl WsClient {
 
     /// The next message, failing the test after 10 s.
     pub async fn recv(&mut self) -> Received {
+        self.recv_within(Duration::from_secs(10)).await
+    }
+
+    /// The next message, failing the test after `limit`.
+    pub async fn recv_within(&mut self, limit: Duration) -> Received {
         loop {
-            let next = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+            let next = tokio::time::timeout(limit, self.socket.next())
                 .await
-                .expect("the server answers within 10 s");
+                .unwrap_or_else(|_| panic!("the server answers within {limit:?}"));
             return match next {
                 None => Received::Closed(None),
                 Some(Err(_)) => Received::Closed(None),
@@ -124,9 +129,14 @@ impl WsClient {
     /// Reads a job's messages and audio until its last message (`done`, `described` or a job
     /// error), or until a message not tied to a job: an error without a job ends it too.
     pub async fn collect_job(&mut self) -> JobTranscript {
+        self.collect_job_within(Duration::from_secs(10)).await
+    }
+
+    /// The same, waiting up to `limit` for each message (for a job held up on purpose).
+    pub async fn collect_job_within(&mut self, limit: Duration) -> JobTranscript {
         let mut transcript = JobTranscript::default();
         loop {
-            match self.recv().await {
+            match self.recv_within(limit).await {
                 Received::Msg(message) => {
                     let last = ends_job(&message) || matches!(message, ServerMsg::Error { .. });
                     transcript.messages.push(message);

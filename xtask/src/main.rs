@@ -11,7 +11,10 @@
 //!   `run.sh` into one folder to carry to an NVIDIA machine ([`gpu_bundle`]); `--check` then
 //!   runs that script here on the CPU.
 //! - `cargo xtask cuda-toolkit`: only assemble (or check) that CUDA toolkit.
+//! - `cargo xtask cluster-tools`: only install (or check) the cluster's servers the tests run
+//!   (NATS, SeaweedFS, PostgreSQL; [`cluster_servers`]) and print where they are.
 
+mod cluster_servers;
 mod cmd;
 mod cuda_toolkit;
 mod gpu_bundle;
@@ -33,6 +36,7 @@ fn main() {
         Some("cuda-toolkit") => cuda_toolkit::CudaToolkit::ensure().map(|toolkit| {
             println!("{}", toolkit.home.display());
         }),
+        Some("cluster-tools") => cluster_servers::ClusterTools::ensure().map(|tools| tools.print()),
         _ => {
             eprintln!("{}", usage());
             std::process::exit(2);
@@ -46,7 +50,7 @@ fn main() {
 
 fn usage() -> &'static str {
     "usage: cargo xtask <serve [SERVER FLAGS] | test | tools | build-app\n\
-     \x20                   | gpu-bundle [--out DIR] [--check] | cuda-toolkit>\n\
+     \x20                   | gpu-bundle [--out DIR] [--check] | cuda-toolkit | cluster-tools>\n\
      \n  serve         build the app and the server, then serve (flags go to `ekphrasis serve`)\
      \n  test          rustfmt, clippy, all Rust tests, the wasm build and the browser tests\
      \n  tools         install the pinned tools only\
@@ -54,7 +58,9 @@ fn usage() -> &'static str {
      \n  gpu-bundle    build the CUDA binary and pack it with the parity fixtures and run.sh\
      \n                into one folder for an NVIDIA machine (default target/gpu-bundle/\
      \n                ekphrasis-gpu); --check also runs `run.sh --device cpu --quick` here\
-     \n  cuda-toolkit  assemble the pinned CUDA toolkit (PyPI wheels) only"
+     \n  cuda-toolkit  assemble the pinned CUDA toolkit (PyPI wheels) only\
+     \n  cluster-tools install the servers the cluster tests run (nats-server, weed, PostgreSQL)\
+     \n                and print their paths"
 }
 
 /// The workspace root.

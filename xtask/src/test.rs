@@ -6,6 +6,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
+use crate::cluster_servers::ClusterTools;
 use crate::cmd;
 use crate::summary::Counts;
 use crate::tools::{Need, Tools};
@@ -13,6 +14,8 @@ use crate::tools::{Need, Tools};
 pub fn run() -> anyhow::Result<()> {
     let root = crate::root();
     let tools = Tools::ensure(Need::Everything)?;
+    // The scale-out tests start real NATS, PostgreSQL and S3 servers on loopback.
+    let cluster = ClusterTools::ensure()?;
     let cargo = |args: &[&str]| {
         let mut command = Command::new("cargo");
         command.args(args).current_dir(&root);
@@ -44,11 +47,10 @@ pub fn run() -> anyhow::Result<()> {
     ]))?;
 
     let mut rust = Counts::default();
-    let rust_ok = cmd::run_teed(
-        // The app's pure logic is tested on the host too; its browser side in the browser tests.
-        &mut cargo(&["test", "--workspace", "--no-fail-fast"]),
-        |line| rust.add_cargo_line(line),
-    )?;
+    // The app's pure logic is tested on the host too; its browser side in the browser tests.
+    let mut rust_tests = cargo(&["test", "--workspace", "--no-fail-fast"]);
+    cluster.configure(&mut rust_tests);
+    let rust_ok = cmd::run_teed(&mut rust_tests, |line| rust.add_cargo_line(line))?;
 
     tools.build_app()?;
     // The server's integration tests above built this binary (with the workspace's unified

@@ -8,6 +8,8 @@
 //! - [`emotion`]: the emotion labellers, seconds per image and feature-caching throughput.
 //! - [`chain`]: the whole chain at full size, each stage and the time to first audio.
 //! - [`server`]: the server's job runtime per variant, time to first audio and to a stored track.
+//! - [`cluster`]: the scale-out cluster with 1, 2, 4… workers: pieces a minute, time to first
+//!   audio, and the broker's added latency per frame.
 //! - [`train`]: MusicGen fine-tuning steps per second and the arithmetic of the paper's step.
 //! - [`eval`]: the metrics' listening models, seconds per minute of audio.
 //! - [`full_size`]: the chain's models at full size with random weights (chain, server).
@@ -16,6 +18,7 @@ use clap::Subcommand;
 
 pub mod caption;
 pub mod chain;
+pub mod cluster;
 pub mod compose;
 pub mod emotion;
 pub mod enhance;
@@ -39,6 +42,9 @@ pub enum BenchCommand {
     Chain(chain::BenchChainArgs),
     /// The server's job runtime: time to first audio and to a stored track, per variant.
     Server(Box<server::BenchServerArgs>),
+    /// The scale-out cluster on this machine (web node and demo workers as child processes):
+    /// pieces a minute and time to first audio per worker count, the broker's latency per frame.
+    Cluster(cluster::BenchClusterArgs),
     /// MusicGen fine-tuning: steps per second, memory, the FLOPs of the paper's step.
     Train(train::BenchTrainArgs),
     /// The metrics' listening models (VGGish, PANNs CNN14, CLAP) and THD: seconds per minute
@@ -55,6 +61,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Emotion(args) => emotion::run(args),
         BenchCommand::Chain(args) => chain::run(args),
         BenchCommand::Server(args) => server::run(*args),
+        BenchCommand::Cluster(args) => cluster::run(args),
         BenchCommand::Train(args) => train::run(args),
         BenchCommand::Eval(args) => eval::run(args),
     }

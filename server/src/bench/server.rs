@@ -19,9 +19,9 @@ use sha2::{Digest, Sha256};
 use super::full_size::FullSizeRandom;
 use crate::config::ServeArgs;
 use crate::gallery::Gallery;
+use crate::jobs::setup::{runtime_options, start_jobs};
 use crate::jobs::{JobKind, Jobs, Outgoing};
 use crate::metrics::Metrics;
-use crate::state::{runtime_options, start_jobs};
 use crate::store::{self, ImageMeta};
 
 /// Flags of `ekphrasis bench server`.

@@ -299,7 +299,10 @@ impl ModelDirs {
     }
 }
 
-/// A checkpoint directory's revision.
+/// A checkpoint directory's revision: the Hugging Face commit of a cached snapshot, else a
+/// fingerprint of its files' names, sizes and sampled contents — the same for the same files
+/// on any machine (so the workers of a cluster key identical requests alike), different when
+/// any weight block it samples changes.
 pub fn revision(dir: &Path) -> String {
     let parts: Vec<_> = dir.components().collect();
     if let Some(at) = parts.iter().rposition(|c| c.as_os_str() == "snapshots")
@@ -314,16 +317,43 @@ pub fn revision(dir: &Path) -> String {
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let Ok(meta) = entry.metadata() else { continue };
-        let modified = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
         hasher.update(entry.file_name().as_encoded_bytes());
         hasher.update(meta.len().to_le_bytes());
-        hasher.update(modified.to_le_bytes());
+        if meta.is_file() {
+            sample_contents(&entry.path(), meta.len(), &mut hasher);
+        }
     }
     format!("local-{}", &hex::encode(hasher.finalize())[..16])
+}
+
+/// Bytes of a file read into a fingerprint: the whole of a small file; of a large one, its
+/// first and last 64 KiB and 64 blocks of 4 KiB spread evenly between (a few MB read for a
+/// checkpoint of gigabytes).
+fn sample_contents(path: &Path, len: u64, hasher: &mut Sha256) {
+    use std::io::{Read, Seek, SeekFrom};
+    const WHOLE_BELOW: u64 = 1 << 20;
+    const END: u64 = 64 << 10;
+    const BLOCK: u64 = 4 << 10;
+    const BLOCKS: u64 = 64;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return;
+    };
+    let mut read_at = |offset: u64, size: u64| {
+        let mut buffer = vec![0; size as usize];
+        if file.seek(SeekFrom::Start(offset)).is_ok() && file.read_exact(&mut buffer).is_ok() {
+            hasher.update(&buffer);
+        }
+    };
+    if len < WHOLE_BELOW {
+        read_at(0, len);
+        return;
+    }
+    read_at(0, END);
+    let span = len - 2 * END - BLOCK;
+    for i in 0..BLOCKS {
+        read_at(END + span * i / (BLOCKS - 1), BLOCK);
+    }
+    read_at(len - END, END);
 }
 
 impl ModelSource for ModelDirs {
@@ -366,7 +396,22 @@ mod tests {
         assert!(first.starts_with("local-"), "{first}");
         assert_eq!(revision(dir.path()), first);
         std::fs::write(dir.path().join("model.safetensors"), "weights").unwrap();
-        assert_ne!(revision(dir.path()), first);
+        let second = revision(dir.path());
+        assert_ne!(second, first);
+        // The same files elsewhere, written later, are the same revision.
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::write(copy.path().join("config.json"), "{}").unwrap();
+        std::fs::write(copy.path().join("model.safetensors"), "weights").unwrap();
+        assert_eq!(revision(copy.path()), second);
+        // Changed weights deep inside a large file are seen (where a sampled block is).
+        let len = 3 << 20;
+        let mut weights = vec![7u8; len];
+        std::fs::write(copy.path().join("model.safetensors"), &weights).unwrap();
+        let large = revision(copy.path());
+        let span = len - 2 * (64 << 10) - (4 << 10);
+        weights[(64 << 10) + span * 32 / 63 + 10] = 8;
+        std::fs::write(copy.path().join("model.safetensors"), &weights).unwrap();
+        assert_ne!(revision(copy.path()), large);
     }
 
     #[test]

@@ -13,9 +13,10 @@ use ekphrasis_shared::{GenerateRequest, ImageRef, ServerMsg};
 
 use super::common::values::parse_variant;
 use crate::config::ServeArgs;
+use crate::jobs::setup::start_jobs;
 use crate::jobs::{JobKind, Jobs, Outgoing};
 use crate::metrics::Metrics;
-use crate::state::{open_gallery, start_jobs};
+use crate::state::open_gallery;
 use crate::store::{self, Store};
 
 /// `ekphrasis gallery …`

@@ -2,7 +2,7 @@
 //! [`cli`](crate::cli) assembles them into the command tree and `main` dispatches. What several
 //! share is in [`common`].
 //!
-//! - [`serve`]: the server.
+//! - [`serve`]: the server; [`worker`]: a cluster's model worker.
 //! - [`emotion`], [`caption`], [`enhance`], [`compose`]: one stage of the chain each.
 //! - [`encode`]: music to EnCodec codes, as fine-tuning reads it.
 //! - [`dataset`]: `dataset build` and `dataset texts`, the painting–music data set.
@@ -33,3 +33,4 @@ pub mod models;
 pub mod parity;
 pub mod serve;
 pub mod train;
+pub mod worker;

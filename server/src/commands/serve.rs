@@ -1,6 +1,7 @@
 //! `ekphrasis serve`: the web app, the HTTP API and the WebSocket, until SIGINT or SIGTERM. Its
 //! flags are [`crate::config::ServeArgs`], shared with `gallery render` and `bench server`.
 
+use crate::commands::common::signal::wait_for_signal;
 use crate::config::ServeArgs;
 use crate::{SERVER_NAME, Server};
 
@@ -23,26 +24,4 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         server.run().await;
         anyhow::Ok(())
     })
-}
-
-/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-async fn wait_for_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

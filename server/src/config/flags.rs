@@ -87,6 +87,21 @@ pub struct ServeArgs {
     /// of an upload, to read what is sent; WebSockets are pinged this often [default: 20].
     #[arg(long, env = "EKPHRASIS_CLIENT_TIMEOUT_SECS")]
     pub client_timeout_secs: Option<u64>,
+    /// What this process does: `all` (HTTP and the models, needing no other server) or `web`
+    /// (a cluster's web node: no models; jobs go through --broker to `ekphrasis worker`s)
+    /// [default: all].
+    #[arg(long, env = "EKPHRASIS_ROLE")]
+    pub role: Option<String>,
+    /// A cluster's NATS JetStream broker, e.g. nats://127.0.0.1:4222.
+    #[arg(long, env = "EKPHRASIS_BROKER")]
+    pub broker: Option<String>,
+    /// A cluster's PostgreSQL database, e.g. postgres://ekphrasis@db:5432/ekphrasis.
+    #[arg(long, env = "EKPHRASIS_DATABASE")]
+    pub database: Option<String>,
+    /// Seconds a worker may go without reporting progress on a job before the broker hands it
+    /// to another worker [default: 30].
+    #[arg(long, env = "EKPHRASIS_ACK_WAIT_SECS")]
+    pub ack_wait_secs: Option<u64>,
     /// TOML file with any of the settings above (flags and environment win over it).
     #[arg(long, env = "EKPHRASIS_CONFIG")]
     pub config: Option<PathBuf>,
@@ -173,6 +188,18 @@ impl ServeArgs {
                 .client_timeout_secs
                 .or(file.client_timeout_secs)
                 .unwrap_or(defaults.client_timeout_secs),
+            role: match self.role.or(file.role) {
+                Some(text) => text
+                    .parse()
+                    .map_err(|e| ConfigError::Invalid(format!("role: {e}")))?,
+                None => defaults.role,
+            },
+            broker: self.broker.or(file.broker),
+            database: self.database.or(file.database),
+            ack_wait_secs: self
+                .ack_wait_secs
+                .or(file.ack_wait_secs)
+                .unwrap_or(defaults.ack_wait_secs),
         };
         config.validate()?;
         Ok(config)

@@ -73,6 +73,40 @@ pub struct ServeConfig {
     /// the next request on a kept-alive connection), between pieces of an upload, to read what
     /// is sent; a WebSocket is pinged this often and closed after three times this in silence.
     pub client_timeout_secs: u64,
+    /// What this process does: everything (`all`, the default) or a cluster's web node (`web`).
+    pub role: Role,
+    /// A cluster's broker, `nats://host:port` (web nodes and workers).
+    pub broker: Option<String>,
+    /// A cluster's database, `postgres://user@host:port/name` (web nodes and workers).
+    pub database: Option<String>,
+    /// Seconds a worker may go without reporting progress on a job before the broker hands it
+    /// to another worker.
+    pub ack_wait_secs: u64,
+}
+
+/// What a `serve` process does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    /// The HTTP server, the WebSocket and the models in one process (needs no other server).
+    #[default]
+    All,
+    /// A cluster's web node: HTTP, WebSockets and uploads; jobs go through the broker to
+    /// `ekphrasis worker` processes.
+    Web,
+    /// A cluster's model worker (`ekphrasis worker`): jobs from the broker, no web app.
+    Worker,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "all" => Ok(Role::All),
+            "web" => Ok(Role::Web),
+            "worker" => Ok(Role::Worker),
+            other => Err(format!("unknown role `{other}`: choose all or web")),
+        }
+    }
 }
 
 impl ServeConfig {
@@ -92,6 +126,8 @@ impl ServeConfig {
     pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
     /// Default client timeout: 20 seconds.
     pub const DEFAULT_CLIENT_TIMEOUT_SECS: u64 = 20;
+    /// Default time a worker may go silent on a job before it is handed to another.
+    pub const DEFAULT_ACK_WAIT_SECS: u64 = 30;
 
     /// Settings for a data folder, with every other value at its default.
     pub fn with_data(data: impl Into<PathBuf>) -> Self {
@@ -116,7 +152,37 @@ impl ServeConfig {
             allowed_origins: Vec::new(),
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             client_timeout_secs: Self::DEFAULT_CLIENT_TIMEOUT_SECS,
+            role: Role::All,
+            broker: None,
+            database: None,
+            ack_wait_secs: Self::DEFAULT_ACK_WAIT_SECS,
         }
+    }
+
+    /// Checks what a cluster process (a web node or a worker) needs: the broker, the database
+    /// and a shared file store.
+    pub fn validate_cluster(&self, who: &str) -> Result<(), ConfigError> {
+        let missing: Vec<&str> = [
+            ("--broker nats://…", self.broker.is_none()),
+            ("--database postgres://…", self.database.is_none()),
+            ("--store s3://bucket/prefix", self.store.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, absent)| absent.then_some(flag))
+        .collect();
+        if !missing.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "{who} needs {}: the processes of a cluster share them",
+                missing.join(", ")
+            )));
+        }
+        if self.ack_wait_secs < 2 {
+            return Err(ConfigError::Invalid(format!(
+                "ack_wait_secs must be at least 2, got {}",
+                self.ack_wait_secs
+            )));
+        }
+        Ok(())
     }
 
     /// The accept loop's settings.
@@ -170,6 +236,18 @@ impl ServeConfig {
                 )));
             }
         }
+        match self.role {
+            Role::Web => self.validate_cluster("--role web")?,
+            Role::Worker => self.validate_cluster("ekphrasis worker")?,
+            Role::All if self.broker.is_some() || self.database.is_some() => {
+                return Err(ConfigError::Invalid(
+                    "--broker and --database are for a cluster: `serve --role web` and \
+                     `ekphrasis worker`"
+                        .into(),
+                ));
+            }
+            Role::All => {}
+        }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -198,5 +276,26 @@ mod tests {
         assert!(config.validate().is_ok());
         config.max_upload_bytes = 0;
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn a_web_node_names_what_it_lacks() {
+        let mut config = ServeConfig::with_data("d");
+        config.role = Role::Web;
+        config.broker = Some("nats://127.0.0.1:4222".into());
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("--database") && err.contains("--store"),
+            "{err}"
+        );
+        assert!(!err.contains("--broker"), "{err}");
+        config.database = Some("postgres://postgres@127.0.0.1/ekphrasis".into());
+        config.store = Some("s3://music/ekphrasis".into());
+        assert!(config.validate().is_ok());
+        config.role = Role::All;
+        assert!(
+            config.validate().is_err(),
+            "a single process takes no broker"
+        );
     }
 }

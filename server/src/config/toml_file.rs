@@ -35,6 +35,10 @@ pub struct ConfigFile {
     pub allowed_origin: Option<Vec<String>>,
     pub max_connections: Option<usize>,
     pub client_timeout_secs: Option<u64>,
+    pub role: Option<String>,
+    pub broker: Option<String>,
+    pub database: Option<String>,
+    pub ack_wait_secs: Option<u64>,
 }
 
 impl ConfigFile {

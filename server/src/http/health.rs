@@ -3,21 +3,62 @@
 use axum::Json;
 use axum::extract::State;
 use ekphrasis_shared::PROTOCOL_VERSION;
-use ekphrasis_shared::api::{Health, ModelsStatus};
+use ekphrasis_shared::api::{ClusterHealth, Health, ModelsStatus};
 
 use crate::SERVER_NAME;
 use crate::state::AppState;
 
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
+    let info = state.jobs.info();
+    let cluster = match &state.cluster {
+        Some(cluster) => Some(cluster_health(&state, cluster).await),
+        None => None,
+    };
+    let degraded = cluster
+        .as_ref()
+        .is_some_and(|c| c.services.values().any(|state| state != "ok"));
+    let models = if cluster.is_some() && info.variants.is_empty() {
+        ModelsStatus::Unavailable {
+            reason: "no worker is running: start `ekphrasis worker`".into(),
+        }
+    } else {
+        ModelsStatus::Ready {
+            demo: info.demo,
+            variants: info.variants,
+            composers: info.composers,
+        }
+    };
     Json(Health {
-        status: "ok".into(),
+        status: if degraded { "degraded" } else { "ok" }.into(),
         server: SERVER_NAME.into(),
         protocol: PROTOCOL_VERSION,
-        models: ModelsStatus::Ready {
-            demo: state.jobs.info().demo,
-            variants: state.jobs.info().variants.clone(),
-            composers: state.jobs.info().composers.clone(),
-        },
+        models,
         public_url: state.config.public_url.clone(),
+        cluster,
     })
+}
+
+/// The shared services as this web node reaches them, and the live workers.
+async fn cluster_health(
+    state: &AppState,
+    cluster: &crate::cluster::web::ClusterJobs,
+) -> ClusterHealth {
+    let text = |result: Result<(), String>| result.err().unwrap_or_else(|| "ok".into());
+    let services = [
+        ("broker", text(cluster.broker().health())),
+        ("database", text(state.store.database_health().await)),
+        ("store", text(state.store.store_health().await)),
+    ]
+    .into_iter()
+    .map(|(name, state)| (name.to_owned(), state))
+    .collect();
+    ClusterHealth {
+        services,
+        workers: cluster
+            .roster()
+            .cards()
+            .into_iter()
+            .map(|c| c.name)
+            .collect(),
+    }
 }

@@ -28,6 +28,9 @@ pub(super) struct Driver {
     pub settings: Settings,
     pub image: ImageId,
     pub request_key: RequestKey,
+    /// Whether the job has a row in the shared database's `jobs` (a cluster's), marked done
+    /// in the transaction that records its track.
+    pub commit_job: bool,
     pub control: Arc<JobControl>,
     pub from_worker: UnboundedReceiver<WorkerUpdate>,
     pub to_session: UnboundedSender<Outgoing>,
@@ -213,7 +216,14 @@ impl Driver {
             sample_rate: progress.sample_rate.unwrap_or(info.sample_rate),
             pcm: std::mem::take(&mut progress.pcm),
         };
-        match self.shared.store.tracks.record(track).await {
+        let job_row = self.commit_job.then_some(self.id);
+        match self
+            .shared
+            .store
+            .tracks
+            .record_for_job(track, job_row)
+            .await
+        {
             Ok(record) => {
                 self.send(ServerMsg::Done {
                     job: self.id,

@@ -10,10 +10,12 @@
 //!    └──────── Outgoing (JSON messages, audio frames) ◄── driver ──► TrackStore
 //! ```
 
+mod backend;
 mod control;
 mod driver;
 mod queue;
 mod replay;
+pub mod setup;
 mod wait;
 mod worker;
 
@@ -27,6 +29,7 @@ use ekphrasis_shared::domain::Variant;
 use ekphrasis_shared::{AudioFrame, ErrorCode, ImageId, ImageRef, JobId, ServerMsg, Settings};
 use tokio::sync::mpsc;
 
+pub use backend::JobBackend;
 use control::JobControl;
 pub use control::StopReason;
 use queue::Queue;
@@ -97,7 +100,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -112,14 +115,62 @@ pub struct JobHandle {
     pub position: u32,
     /// Everything to send the client, ending with `done`, `described` or an error.
     pub updates: mpsc::UnboundedReceiver<Outgoing>,
+    stopper: Arc<dyn StopJob>,
+}
+
+/// How a job is stopped, by whichever runtime runs it.
+pub trait StopJob: Send + Sync {
+    /// Stops the job: taken out of the queue if it waits, stopped within one decoder step if it
+    /// runs. Its updates end with a `cancelled` error.
+    fn cancel(&self);
+    /// Whether it was cancelled or has ended (dropping the handle then does nothing).
+    fn is_stopped(&self) -> bool;
+}
+
+impl JobHandle {
+    /// A handle over a runtime's own way of stopping the job.
+    pub fn new(
+        id: JobId,
+        position: u32,
+        updates: mpsc::UnboundedReceiver<Outgoing>,
+        stopper: Arc<dyn StopJob>,
+    ) -> Self {
+        Self {
+            id,
+            position,
+            updates,
+            stopper,
+        }
+    }
+
+    /// Stops the job (see [`StopJob::cancel`]).
+    pub fn cancel(&self) {
+        self.stopper.cancel();
+    }
+
+    /// What stops the job, for holding apart from the handle.
+    pub fn stopper(&self) -> Arc<dyn StopJob> {
+        Arc::clone(&self.stopper)
+    }
+}
+
+impl Drop for JobHandle {
+    fn drop(&mut self) {
+        if !self.stopper.is_stopped() {
+            self.stopper.cancel();
+        }
+    }
+}
+
+/// Stops a job of this process's runtime.
+struct LocalStop {
+    id: JobId,
     control: Arc<JobControl>,
     shared: Arc<Shared>,
 }
 
-impl JobHandle {
-    /// Stops the job: taken out of the queue if it waits, stopped within one decoder step if
-    /// it runs. Its updates end with a `cancelled` error.
-    pub fn cancel(&self) {
+impl StopJob for LocalStop {
+    fn cancel(&self) {
         self.control.stop(StopReason::Cancelled);
         if let Some(item) = self.shared.queue.remove(self.id) {
             let _ = item.updates.send(worker::WorkerUpdate::Failed {
@@ -131,13 +182,9 @@ impl JobHandle {
             .metrics
             .set_queue_length(self.shared.queue.len());
     }
-}
 
-impl Drop for JobHandle {
-    fn drop(&mut self) {
-        if !self.control.is_cancelled() {
-            self.cancel();
-        }
+    fn is_stopped(&self) -> bool {
+        self.control.is_cancelled()
     }
 }
 
@@ -238,24 +285,53 @@ impl Jobs {
     /// Takes a request with resolved settings: answered from a stored track when an identical
     /// one exists, else queued for a worker.
     pub async fn submit(&self, kind: JobKind, settings: Settings) -> Result<JobHandle, Refusal> {
-        let info = &self.shared.info;
-        if !info.variants.contains(&settings.variant) {
-            return Err(Refusal::new(
-                ErrorCode::ModelsUnavailable,
-                ekphrasis_models::pipeline::no_fine_tuned_musicgen().to_string(),
-            ));
-        }
+        self.check_variant(&settings)?;
         let image = self.painting(&settings.image).await?;
         let id = JobId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        self.take(id, kind, settings, image, false).await
+    }
+
+    /// Runs a job a cluster's broker handed this worker: its id is the cluster's, its painting
+    /// already found, and its finished track is recorded in the same transaction that marks
+    /// the job's row done (the commit point; an identical request's track is replayed instead).
+    pub async fn submit_assigned(
+        &self,
+        id: JobId,
+        kind: JobKind,
+        settings: Settings,
+        image: ImageId,
+    ) -> Result<JobHandle, Refusal> {
+        self.check_variant(&settings)?;
+        self.take(id, kind, settings, image, true).await
+    }
+
+    fn check_variant(&self, settings: &Settings) -> Result<(), Refusal> {
+        if self.shared.info.variants.contains(&settings.variant) {
+            return Ok(());
+        }
+        Err(Refusal::new(
+            ErrorCode::ModelsUnavailable,
+            ekphrasis_models::pipeline::no_fine_tuned_musicgen().to_string(),
+        ))
+    }
+
+    async fn take(
+        &self,
+        id: JobId,
+        kind: JobKind,
+        settings: Settings,
+        image: ImageId,
+        commit_job: bool,
+    ) -> Result<JobHandle, Refusal> {
+        let info = &self.shared.info;
         let control = Arc::new(JobControl::default());
         let (to_session, updates) = mpsc::unbounded_channel();
-        let handle = |position| JobHandle {
+        let stopper: Arc<dyn StopJob> = Arc::new(LocalStop {
             id,
-            position,
-            updates,
             control: Arc::clone(&control),
             shared: Arc::clone(&self.shared),
-        };
+        });
+        let handle = |position| JobHandle::new(id, position, updates, stopper);
 
         let key = RequestKey::new(&image, &settings, &info.revisions);
         if kind == JobKind::Generate {
@@ -271,8 +347,9 @@ impl Jobs {
                 })?;
             if let Some(track) = stored {
                 self.shared.metrics.count(Outcome::Reused);
-                let tracks = self.shared.store.tracks.clone();
-                tokio::spawn(replay::replay(id, track, tracks, to_session));
+                let store = self.shared.store.clone();
+                let job = commit_job.then_some(id);
+                tokio::spawn(replay::replay(id, track, store, job, to_session));
                 return Ok(handle(0));
             }
         }
@@ -318,6 +395,7 @@ impl Jobs {
             settings,
             image,
             request_key: key,
+            commit_job,
             control: Arc::clone(&control),
             from_worker,
             to_session,

@@ -9,15 +9,18 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::Outgoing;
 use super::driver::{Audio, stage_message};
 use crate::audio::wav;
-use crate::store::{TrackRecord, TrackStore};
+use crate::store::{Store, TrackRecord};
 
-/// Sends `track` to a session as if it were being made now.
+/// Sends `track` to a session as if it were being made now. A cluster's job (`commit`) is
+/// marked done with that track before `done` is sent.
 pub async fn replay(
     job: JobId,
     track: TrackRecord,
-    tracks: TrackStore,
+    store: Store,
+    commit: Option<JobId>,
     to_session: UnboundedSender<Outgoing>,
 ) {
+    let tracks = &store.tracks;
     let send = |message| {
         let _ = to_session.send(Outgoing::Message(message));
     };
@@ -46,6 +49,11 @@ pub async fn replay(
         let _ = to_session.send(Outgoing::Audio(frame));
     }
     send(stage_message(job, Stage::Compose, StageState::Done, None));
+    if let Some(row) = commit
+        && let Err(e) = store.jobs.done(row, &track.id).await
+    {
+        return fail(&send, job, &track, e);
+    }
     send(ServerMsg::Done {
         job,
         share_path: format!("/t/{}", track.id),

@@ -17,6 +17,8 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 #[derive(Clone)]
 pub struct Blobs {
     store: Arc<dyn ObjectStore>,
+    /// Where it is, for messages.
+    shown: String,
 }
 
 /// Why a blob could not be read.
@@ -37,42 +39,94 @@ impl Blobs {
             .with_fsync(true);
         Ok(Self {
             store: Arc::new(store),
+            shown: dir.display().to_string(),
         })
     }
 
     /// The store `spec` names: a folder path or `file://` URL, else (with the `s3` feature) an
-    /// object-store URL such as `s3://bucket/prefix`.
+    /// object-store URL such as `s3://bucket/prefix`, configured by the process's `AWS_*`
+    /// environment variables.
     pub fn open(spec: &str) -> anyhow::Result<Self> {
+        Self::open_with(spec, Self::env_options())
+    }
+
+    /// Like [`open`](Self::open), with an object store's options given rather than read from
+    /// the environment: `(name, value)` pairs named as the `AWS_*` variables are
+    /// (`AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, …; any case). A folder takes none.
+    pub fn open_with(spec: &str, options: Vec<(String, String)>) -> anyhow::Result<Self> {
         if let Some(dir) = spec.strip_prefix("file://") {
             return Self::local(Path::new(dir));
         }
         if !spec.contains("://") {
             return Self::local(Path::new(spec));
         }
-        Self::remote(spec)
+        let options = options
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .collect();
+        Self::remote(spec, options)
+    }
+
+    /// The process's `AWS_*` environment variables.
+    pub fn env_options() -> Vec<(String, String)> {
+        std::env::vars()
+            .filter(|(name, _)| name.starts_with("AWS_"))
+            .collect()
     }
 
     #[cfg(feature = "s3")]
-    fn remote(spec: &str) -> anyhow::Result<Self> {
+    fn remote(spec: &str, options: Vec<(String, String)>) -> anyhow::Result<Self> {
         let url = url::Url::parse(spec).with_context(|| format!("--store {spec}: not a URL"))?;
-        let options: Vec<(String, String)> = std::env::vars()
-            .filter(|(name, _)| name.starts_with("AWS_"))
-            .map(|(name, value)| (name.to_ascii_lowercase(), value))
-            .collect();
-        let (store, prefix) = object_store::parse_url_opts(&url, options)
-            .with_context(|| format!("--store {spec}"))?;
-        let store = object_store::prefix::PrefixStore::new(store, prefix);
+        if url.scheme() != "s3" {
+            let (store, prefix) = object_store::parse_url_opts(&url, options)
+                .with_context(|| format!("--store {spec}"))?;
+            return Ok(Self {
+                store: Arc::new(object_store::prefix::PrefixStore::new(store, prefix)),
+                shown: spec.to_owned(),
+            });
+        }
+        let mut builder = object_store::aws::AmazonS3Builder::new()
+            .with_url(spec)
+            // An unreachable store is reported within seconds, not after minutes of retries.
+            .with_retry(object_store::RetryConfig {
+                max_retries: 3,
+                retry_timeout: std::time::Duration::from_secs(10),
+                ..Default::default()
+            });
+        for (name, value) in options {
+            if let Ok(key) = name.parse::<object_store::aws::AmazonS3ConfigKey>() {
+                builder = builder.with_config(key, value);
+            }
+        }
+        let store = builder.build().with_context(|| format!("--store {spec}"))?;
+        let prefix = object_store::path::Path::from(url.path());
         Ok(Self {
-            store: Arc::new(store),
+            store: Arc::new(object_store::prefix::PrefixStore::new(store, prefix)),
+            shown: spec.to_owned(),
         })
     }
 
     #[cfg(not(feature = "s3"))]
-    fn remote(spec: &str) -> anyhow::Result<Self> {
+    fn remote(spec: &str, _options: Vec<(String, String)>) -> anyhow::Result<Self> {
         anyhow::bail!(
             "--store {spec}: this build keeps files in local folders only; build with \
              `--features ekphrasis-server/s3` for S3-compatible storage"
         )
+    }
+
+    /// Where the store is: its folder or URL.
+    pub fn location(&self) -> &str {
+        &self.shown
+    }
+
+    /// Whether the store answers now: a listing of one (normally empty) folder, which needs the
+    /// bucket to exist and the credentials to be accepted.
+    pub async fn check(&self) -> anyhow::Result<()> {
+        self.store
+            .list_with_delimiter(Some(&Key::from("health")))
+            .await
+            .with_context(|| format!("the blob store {} does not answer", self.shown))?;
+        Ok(())
     }
 
     /// Stores `bytes` under `key`, replacing what was there; when it returns, the blob is whole

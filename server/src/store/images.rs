@@ -2,11 +2,12 @@
 //! blob store under `images/{sha256}`, and a row in `images` written after them, so a row always
 //! names a whole file.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use ekphrasis_shared::ImageId;
-use rusqlite::{OptionalExtension, params};
 
-use super::{Blobs, Db, unix_now};
+use super::{Blobs, Database, unix_now};
 
 /// What is known of a stored image.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,13 +23,13 @@ pub struct ImageMeta {
 /// The stored images.
 #[derive(Clone)]
 pub struct ImageStore {
-    db: Db,
+    db: Arc<dyn Database>,
     blobs: Blobs,
 }
 
 impl ImageStore {
     /// Images over the database and blob store.
-    pub fn new(db: Db, blobs: Blobs) -> Self {
+    pub fn new(db: Arc<dyn Database>, blobs: Blobs) -> Self {
         Self { db, blobs }
     }
 
@@ -43,38 +44,13 @@ impl ImageStore {
         }
         let key = Self::key(id);
         self.blobs.put(&key, bytes).await?;
-        let (id, meta) = (id.to_string(), meta.clone());
-        self.db
-            .call(move |c| {
-                c.execute(
-                    "INSERT OR IGNORE INTO images (id, width, height, mime, blob_key, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![id, meta.width, meta.height, meta.mime, key, unix_now()],
-                )
-            })
-            .await?;
+        self.db.insert_image(id, meta, &key, unix_now()).await?;
         Ok(())
     }
 
     /// The stored metadata, if the image is there.
     pub async fn meta(&self, id: &ImageId) -> anyhow::Result<Option<ImageMeta>> {
-        let id = id.to_string();
-        self.db
-            .call(move |c| {
-                c.query_row(
-                    "SELECT width, height, mime FROM images WHERE id = ?1",
-                    [id],
-                    |row| {
-                        Ok(ImageMeta {
-                            width: row.get(0)?,
-                            height: row.get(1)?,
-                            mime: row.get(2)?,
-                        })
-                    },
-                )
-                .optional()
-            })
-            .await
+        self.db.image_meta(id).await
     }
 
     /// The image's bytes and metadata, if it is there.

@@ -4,16 +4,16 @@
 //! a crash before it leaves at most unreferenced blobs, never half a track.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use ekphrasis_shared::api::ClapAlignment;
-use ekphrasis_shared::domain::{Emotion, EmotionProbabilities, Variant};
+use ekphrasis_shared::domain::{Emotion, EmotionProbabilities};
 use ekphrasis_shared::ids::GalleryId;
-use ekphrasis_shared::{ImageId, ImageRef, Settings, TrackId};
-use rusqlite::{OptionalExtension, Row, params};
+use ekphrasis_shared::{ImageId, ImageRef, JobId, Settings, TrackId};
 use sha2::{Digest, Sha256};
 
-use super::{Blobs, Db, unix_now};
+use super::{Blobs, Database, unix_now};
 use crate::audio::{ogg, wav};
 
 /// What the chain made, about to be stored.
@@ -102,6 +102,11 @@ impl RequestKey {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A key read back from the database.
+    pub(super) fn from_stored(text: String) -> Self {
+        Self(text)
+    }
 }
 
 /// The hash of a set of model revisions (which models a gallery track was rendered with).
@@ -113,18 +118,13 @@ pub fn revisions_key(revisions: &BTreeMap<String, String>) -> String {
 /// The stored tracks.
 #[derive(Clone)]
 pub struct TrackStore {
-    db: Db,
+    db: Arc<dyn Database>,
     blobs: Blobs,
 }
 
-const COLUMNS: &str = "id, image_id, gallery_id, variant, seconds, seed, top_k, temperature, \
-     guidance, given_description, emotion, probabilities, labeller, caption, description, \
-     description_fallback, music_text, model_revisions, demo, sample_rate, samples, created_at, \
-     clap_emotion, clap_music_text";
-
 impl TrackStore {
     /// Tracks over the database and blob store.
-    pub fn new(db: Db, blobs: Blobs) -> Self {
+    pub fn new(db: Arc<dyn Database>, blobs: Blobs) -> Self {
         Self { db, blobs }
     }
 
@@ -141,6 +141,17 @@ impl TrackStore {
     /// Stores a finished track under a new random id: both audio files first, durably, then its
     /// row. An identical request recorded meanwhile wins: its record is returned instead.
     pub async fn record(&self, track: NewTrack) -> anyhow::Result<TrackRecord> {
+        self.record_for_job(track, None).await
+    }
+
+    /// Like [`record`](Self::record), and, in the same transaction as the row (the commit
+    /// point), marks `job` done with the track that stands: this one, or an identical request's
+    /// recorded meanwhile.
+    pub async fn record_for_job(
+        &self,
+        track: NewTrack,
+        job: Option<JobId>,
+    ) -> anyhow::Result<TrackRecord> {
         let id = TrackId::from_bits(rand::random());
         let (wav_bytes, ogg_bytes) = {
             let (pcm, rate) = (track.pcm.clone(), track.sample_rate);
@@ -171,9 +182,10 @@ impl TrackStore {
             samples: track.pcm.len() as u64,
             created_at: unix_now(),
         };
-        let row = record.clone();
-        let key = track.request_key.0.clone();
-        let inserted = self.db.call(move |c| insert(c, &row, &key)).await?;
+        let inserted = self
+            .db
+            .insert_track(&record, &track.request_key, job)
+            .await?;
         if inserted {
             Ok(record)
         } else {
@@ -186,46 +198,20 @@ impl TrackStore {
 
     /// The track with this id.
     pub async fn get(&self, id: &TrackId) -> anyhow::Result<Option<TrackRecord>> {
-        let id = id.to_string();
-        self.db
-            .call(move |c| {
-                c.query_row(
-                    &format!("SELECT {COLUMNS} FROM tracks WHERE id = ?1"),
-                    [id],
-                    read,
-                )
-                .optional()
-            })
-            .await
+        self.db.track(id).await
     }
 
     /// The track an identical earlier request made.
     pub async fn find_by_key(&self, key: &RequestKey) -> anyhow::Result<Option<TrackRecord>> {
-        let key = key.0.clone();
-        self.db
-            .call(move |c| {
-                c.query_row(
-                    &format!("SELECT {COLUMNS} FROM tracks WHERE request_key = ?1"),
-                    [key],
-                    read,
-                )
-                .optional()
-            })
-            .await
+        self.db.track_by_key(key).await
     }
 
     /// Deletes track files that no row names and that were written more than `older_than`
     /// ago: what a crash between storing a track's files and writing its row leaves behind (a
     /// younger file may be a track another server is storing right now). The count deleted.
     pub async fn sweep_orphans(&self, older_than: std::time::Duration) -> anyhow::Result<usize> {
-        let known: std::collections::HashSet<String> = self
-            .db
-            .call(|c| {
-                let mut statement = c.prepare("SELECT id FROM tracks")?;
-                let ids = statement.query_map([], |row| row.get::<_, String>(0))?;
-                ids.collect::<rusqlite::Result<_>>()
-            })
-            .await?;
+        let known: std::collections::HashSet<String> =
+            self.db.track_ids().await?.into_iter().collect();
         let cutoff = std::time::SystemTime::now() - older_than;
         let mut swept = 0;
         for (key, written) in self.blobs.list("tracks/").await? {
@@ -253,21 +239,9 @@ impl TrackStore {
         revisions: &BTreeMap<String, String>,
         track: &TrackId,
     ) -> anyhow::Result<()> {
-        let (item, key, track) = (
-            item.to_string(),
-            revisions_key(revisions),
-            track.to_string(),
-        );
         self.db
-            .call(move |c| {
-                c.execute(
-                    "INSERT OR REPLACE INTO gallery_tracks (gallery_id, revisions_key, track_id) \
-                     VALUES (?1, ?2, ?3)",
-                    params![item, key, track],
-                )
-            })
-            .await?;
-        Ok(())
+            .set_gallery_track(item, &revisions_key(revisions), track)
+            .await
     }
 
     /// The pre-rendered track of every gallery item that has one for models at `revisions`.
@@ -275,153 +249,8 @@ impl TrackStore {
         &self,
         revisions: &BTreeMap<String, String>,
     ) -> anyhow::Result<BTreeMap<String, TrackId>> {
-        let key = revisions_key(revisions);
-        self.db
-            .call(move |c| {
-                let mut statement = c.prepare(
-                    "SELECT gallery_id, track_id FROM gallery_tracks WHERE revisions_key = ?1",
-                )?;
-                let rows = statement.query_map([key], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-                })?;
-                let mut found = BTreeMap::new();
-                for row in rows {
-                    let (item, track) = row?;
-                    if let Ok(track) = TrackId::parse(&track) {
-                        found.insert(item, track);
-                    }
-                }
-                Ok(found)
-            })
-            .await
+        self.db.gallery_tracks(&revisions_key(revisions)).await
     }
-}
-
-/// Inserts a row; false when a track with the same request key is already there.
-fn insert(
-    c: &mut rusqlite::Connection,
-    t: &TrackRecord,
-    request_key: &str,
-) -> rusqlite::Result<bool> {
-    let changed = c.execute(
-        "INSERT OR IGNORE INTO tracks (id, request_key, image_id, gallery_id, variant, seconds, \
-         seed, top_k, temperature, guidance, given_description, emotion, probabilities, \
-         labeller, caption, description, description_fallback, music_text, model_revisions, \
-         demo, sample_rate, samples, wav_key, ogg_key, created_at, clap_emotion, \
-         clap_music_text) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
-         ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
-        params![
-            t.id.as_str(),
-            request_key,
-            t.image.as_str(),
-            t.gallery().map(GalleryId::as_str),
-            t.settings.variant.as_str(),
-            t.settings.seconds,
-            t.settings.seed as i64,
-            t.settings.top_k,
-            t.settings.temperature,
-            t.settings.guidance,
-            t.settings.description,
-            t.texts.emotion.as_str(),
-            json(&t.texts.probabilities),
-            t.texts.labeller,
-            t.texts.caption,
-            t.texts.description,
-            t.texts.description_fallback,
-            t.texts.music_text,
-            json(&t.model_revisions),
-            t.demo,
-            t.sample_rate,
-            t.samples as i64,
-            TrackStore::wav_key(&t.id),
-            TrackStore::ogg_key(&t.id),
-            t.created_at,
-            t.clap.map(|c| c.emotion),
-            t.clap.map(|c| c.music_text),
-        ],
-    )?;
-    Ok(changed == 1)
-}
-
-/// JSON text of the few structured columns.
-fn json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).expect("stored values serialise")
-}
-
-fn read(row: &Row<'_>) -> rusqlite::Result<TrackRecord> {
-    let bad = |column: usize, message: String| {
-        rusqlite::Error::FromSqlConversionFailure(
-            column,
-            rusqlite::types::Type::Text,
-            message.into(),
-        )
-    };
-    let parse_json = |column: usize| -> rusqlite::Result<serde_json::Value> {
-        let text: String = row.get(column)?;
-        serde_json::from_str(&text).map_err(|e| bad(column, e.to_string()))
-    };
-    let id: String = row.get(0)?;
-    let image: String = row.get(1)?;
-    let image = ImageId::parse(&image).map_err(|e| bad(1, e.to_string()))?;
-    let gallery: Option<String> = row.get(2)?;
-    let image_ref = match gallery {
-        Some(slug) => {
-            ImageRef::Gallery(GalleryId::parse(&slug).map_err(|e| bad(2, e.to_string()))?)
-        }
-        None => ImageRef::Upload(image.clone()),
-    };
-    let variant: String = row.get(3)?;
-    let variant = Variant::ALL
-        .into_iter()
-        .find(|v| v.as_str() == variant)
-        .ok_or_else(|| bad(3, format!("unknown variant {variant}")))?;
-    let emotion: String = row.get(10)?;
-    let emotion = Emotion::ALL
-        .into_iter()
-        .find(|e| e.as_str() == emotion)
-        .ok_or_else(|| bad(10, format!("unknown emotion {emotion}")))?;
-    let probabilities =
-        serde_json::from_value(parse_json(11)?).map_err(|e| bad(11, e.to_string()))?;
-    let model_revisions =
-        serde_json::from_value(parse_json(17)?).map_err(|e| bad(17, e.to_string()))?;
-    Ok(TrackRecord {
-        id: TrackId::parse(&id).map_err(|e| bad(0, e.to_string()))?,
-        image,
-        settings: Settings {
-            image: image_ref,
-            variant,
-            seconds: row.get(4)?,
-            seed: row.get::<_, i64>(5)? as u64,
-            top_k: row.get(6)?,
-            temperature: row.get(7)?,
-            guidance: row.get(8)?,
-            description: row.get(9)?,
-        },
-        texts: TrackTexts {
-            emotion,
-            probabilities,
-            labeller: row.get(12)?,
-            caption: row.get(13)?,
-            description: row.get(14)?,
-            description_fallback: row.get(15)?,
-            music_text: row.get(16)?,
-        },
-        model_revisions,
-        demo: row.get(18)?,
-        clap: match (
-            row.get::<_, Option<f32>>(22)?,
-            row.get::<_, Option<f32>>(23)?,
-        ) {
-            (Some(emotion), Some(music_text)) => Some(ClapAlignment {
-                emotion,
-                music_text,
-            }),
-            _ => None,
-        },
-        sample_rate: row.get(19)?,
-        samples: row.get::<_, i64>(20)? as u64,
-        created_at: row.get(21)?,
-    })
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::SERVER_NAME;
-use crate::jobs::{JobHandle, JobKind, Jobs, Outgoing};
+use crate::jobs::{JobBackend, JobHandle, JobKind, Outgoing};
 use crate::state::AppState;
 
 /// How long a client has to send its hello.
@@ -32,7 +32,7 @@ pub const SILENT_PINGS: u32 = 3;
 /// What a session needs from the server.
 #[derive(Clone)]
 pub struct SessionContext {
-    pub jobs: Jobs,
+    pub jobs: std::sync::Arc<dyn JobBackend>,
     pub shutdown: CancellationToken,
     /// How often the client is pinged (the server's client timeout).
     pub ping_every: Duration,
@@ -247,6 +247,7 @@ impl Session {
             }
             Ok(ClientMsg::Generate(request)) => self.start(JobKind::Generate, &request).await,
             Ok(ClientMsg::Describe(request)) => self.start(JobKind::Describe, &request).await,
+            Ok(ClientMsg::Resume { job, from_frame }) => self.resume(job, from_frame).await,
             Ok(ClientMsg::Cancel) => {
                 // Its driver answers `cancelled` when the job has stopped.
                 if let Some(job) = &self.job {
@@ -281,6 +282,31 @@ impl Session {
                 self.job = Some(job);
             }
             Err(refusal) => self.error(refusal.code, refusal.message).await,
+        }
+    }
+
+    /// Follows a job this client started on another connection.
+    async fn resume(&mut self, job: ekphrasis_shared::JobId, from_frame: u32) {
+        if let Some(current) = &self.job {
+            let message = format!(
+                "this connection is already following piece {}: cancel it first",
+                current.id
+            );
+            return self.error(ErrorCode::Busy, message).await;
+        }
+        match self.ctx.jobs.resume(job, from_frame).await {
+            Ok(handle) => {
+                tracing::info!(job = %handle.id, from_frame, "job resumed");
+                self.job = Some(handle);
+            }
+            Err(refusal) => {
+                self.send(ServerMsg::Error {
+                    code: refusal.code,
+                    message: refusal.message,
+                    job: Some(job),
+                })
+                .await
+            }
         }
     }
 
@@ -356,7 +382,7 @@ mod tests {
     use super::*;
     use crate::checkpoints::model_set::{LoadOptions, ModelDirs};
     use crate::gallery::Gallery;
-    use crate::jobs::RuntimeOptions;
+    use crate::jobs::{Jobs, RuntimeOptions};
     use crate::metrics::Metrics;
 
     struct Harness {
@@ -397,7 +423,7 @@ mod tests {
         .unwrap()
         .unwrap();
         let ctx = SessionContext {
-            jobs,
+            jobs: Arc::new(jobs),
             shutdown: CancellationToken::new(),
             ping_every,
         };

@@ -1,8 +1,10 @@
 //! The SQLite database under `--data` (`ekphrasis.sqlite3`): opened once, migrated to the
-//! latest schema at start, and used from blocking threads so the async runtime never waits on
-//! disk.
+//! latest schema at start (`migrations/sqlite/`, counted by `user_version`), and used from
+//! blocking threads so the async runtime never waits on disk.
 
-use std::path::Path;
+mod database;
+
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
@@ -12,21 +14,26 @@ use rusqlite::Connection;
 const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_init.sql",
-        include_str!("../../migrations/0001_init.sql"),
+        include_str!("../../../migrations/sqlite/0001_init.sql"),
     ),
     (
         "0002_clap_alignment.sql",
-        include_str!("../../migrations/0002_clap_alignment.sql"),
+        include_str!("../../../migrations/sqlite/0002_clap_alignment.sql"),
+    ),
+    (
+        "0003_jobs.sql",
+        include_str!("../../../migrations/sqlite/0003_jobs.sql"),
     ),
 ];
 
 /// A handle on the database, cheaply cloned.
 #[derive(Clone)]
-pub struct Db {
+pub struct Sqlite {
     connection: Arc<Mutex<Connection>>,
+    path: PathBuf,
 }
 
-impl Db {
+impl Sqlite {
     /// Opens (creating) the database file and applies every migration it lacks.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let mut connection = Connection::open(path)
@@ -40,6 +47,7 @@ impl Db {
         migrate(&mut connection).with_context(|| format!("migrating {}", path.display()))?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
+            path: path.to_owned(),
         })
     }
 
@@ -91,7 +99,7 @@ mod tests {
     async fn migrations_apply_once_and_reopening_keeps_data() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite3");
-        let db = Db::open(&path).unwrap();
+        let db = Sqlite::open(&path).unwrap();
         db.call(|c| {
             c.execute(
                 "INSERT INTO images (id, width, height, mime, blob_key, created_at) \
@@ -102,7 +110,7 @@ mod tests {
         .await
         .unwrap();
         drop(db);
-        let db = Db::open(&path).unwrap();
+        let db = Sqlite::open(&path).unwrap();
         let (count, version) = db
             .call(|c| {
                 let count: i64 = c.query_row("SELECT count(*) FROM images", [], |r| r.get(0))?;
@@ -116,6 +124,38 @@ mod tests {
     }
 
     #[test]
+    fn a_database_at_version_2_gains_jobs_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite3");
+        {
+            let c = Connection::open(&path).unwrap();
+            for (version, (_, sql)) in MIGRATIONS[..2].iter().enumerate() {
+                c.execute_batch(sql).unwrap();
+                c.pragma_update(None, "user_version", version as i64 + 1)
+                    .unwrap();
+            }
+            c.execute(
+                "INSERT INTO images (id, width, height, mime, blob_key, created_at) \
+                 VALUES ('a', 1, 2, 'image/png', 'images/a', 0)",
+                [],
+            )
+            .unwrap();
+        }
+        drop(Sqlite::open(&path).unwrap());
+        let c = Connection::open(&path).unwrap();
+        let version: i64 = c
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        let images: i64 = c
+            .query_row("SELECT count(*) FROM images", [], |r| r.get(0))
+            .unwrap();
+        let jobs: i64 = c
+            .query_row("SELECT count(*) FROM jobs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((version, images, jobs), (3, 1, 0));
+    }
+
+    #[test]
     fn a_database_from_a_newer_build_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db.sqlite3");
@@ -123,7 +163,7 @@ mod tests {
             .unwrap()
             .pragma_update(None, "user_version", 99)
             .unwrap();
-        let err = Db::open(&path).err().unwrap();
+        let err = Sqlite::open(&path).err().unwrap();
         assert!(format!("{err:#}").contains("newer"), "{err:#}");
     }
 }

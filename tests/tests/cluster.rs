@@ -1,0 +1,639 @@
+//! The cluster with real servers: web nodes and workers as processes of the debug binary over a
+//! NATS JetStream broker of their own, the test binary's PostgreSQL (a fresh database each) and
+//! SeaweedFS's S3 (a fresh prefix each). A piece made across nodes equals the single process's;
+//! duplicates run once; cancels reach queued and running jobs; a full queue refuses; a killed
+//! worker's job runs again elsewhere and is finished once; a client of a killed web node
+//! resumes on another from its last frame; two workers racing one request key leave one row.
+
+use std::time::Duration;
+
+use ekphrasis_e2e::nodes::{Node, Shared};
+use ekphrasis_e2e::ws::{JobTranscript, Received};
+use ekphrasis_e2e::{TestServer, WsClient, cluster, images};
+use ekphrasis_server::cluster::broker::{Broker, BrokerOptions};
+use ekphrasis_server::cluster::envelope::Submission;
+use ekphrasis_server::cluster::web::ClusterJobs;
+use ekphrasis_server::store::{self, JobKind, JobRow, JobState, RequestKey};
+use ekphrasis_shared::api::{Health, UploadedImage};
+use ekphrasis_shared::{
+    AudioFrame, ClientMsg, ErrorCode, GenerateRequest, ImageRef, JobId, ServerMsg, TrackId,
+};
+
+/// One test's cluster: its own broker, a fresh database and S3 prefix.
+struct Cluster {
+    shared: Shared,
+    _nats: Option<cluster::PrivateNats>,
+}
+
+impl Cluster {
+    fn new(queue_capacity: usize) -> Self {
+        let servers = cluster::servers();
+        let nats = cluster::PrivateNats::start();
+        let (store, env) = servers.fresh_store();
+        Self {
+            shared: Shared {
+                broker: nats.url.clone(),
+                database: servers.fresh_database(),
+                store,
+                env,
+                ack_wait_secs: 3,
+                queue_capacity,
+            },
+            _nats: Some(nats),
+        }
+    }
+
+    /// A cluster on servers of the test's own, which it stops and starts.
+    fn on(servers: &cluster::PrivateServers) -> Self {
+        let (store, env) = servers.fresh_store();
+        Self {
+            shared: Shared {
+                broker: servers.nats_url.clone(),
+                database: servers.fresh_database(),
+                store,
+                env,
+                ack_wait_secs: 3,
+                queue_capacity: 8,
+            },
+            _nats: None,
+        }
+    }
+
+    fn web(&self, name: &str) -> Node {
+        Node::web(&self.shared, name)
+    }
+
+    fn worker(&self, name: &str) -> Node {
+        Node::worker(&self.shared, name, 1)
+    }
+}
+
+async fn upload(node_url: &str) -> UploadedImage {
+    let response = reqwest::Client::new()
+        .post(format!("{node_url}/api/images"))
+        .body(images::noisy_png(48, 32))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{}",
+        response.text().await.unwrap()
+    );
+    response.json().await.unwrap()
+}
+
+fn request(image: &UploadedImage, seconds: f32, seed: u64) -> GenerateRequest {
+    let mut request = GenerateRequest::new(ImageRef::Upload(image.id.clone()));
+    request.seconds = Some(seconds);
+    request.seed = Some(seed);
+    request
+}
+
+/// Waits until the web node sees `workers` live workers.
+async fn wait_for_workers(web: &Node, workers: usize) -> Health {
+    for _ in 0..200 {
+        let health: Health = reqwest::get(web.url("/api/health"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if health
+            .cluster
+            .as_ref()
+            .is_some_and(|c| c.workers.len() >= workers)
+        {
+            return health;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the web node never saw {workers} workers; its log:\n{}",
+        web.log()
+    );
+}
+
+fn done(transcript: &JobTranscript) -> TrackId {
+    match transcript.last() {
+        ServerMsg::Done { track, .. } => track.clone(),
+        other => panic!("expected done, got {other:?}"),
+    }
+}
+
+fn job_of(transcript: &JobTranscript) -> JobId {
+    match &transcript.messages[0] {
+        ServerMsg::Accepted { job, .. } => *job,
+        other => panic!("first comes accepted, got {other:?}"),
+    }
+}
+
+/// Reads until the first audio frame; returns the job id and what came.
+async fn until_first_audio(client: &mut WsClient) -> (JobId, JobTranscript) {
+    let mut seen = JobTranscript::default();
+    loop {
+        match client.recv().await {
+            Received::Msg(message) => {
+                if let ServerMsg::Done { .. } | ServerMsg::Error { .. } = message {
+                    panic!("the job ended before its first audio: {message:?}");
+                }
+                seen.messages.push(message);
+            }
+            Received::Binary(bytes) => {
+                seen.frames
+                    .push(AudioFrame::decode(&bytes).unwrap().unwrap());
+                return (job_of(&seen), seen);
+            }
+            Received::Closed(code) => panic!("closed ({code:?})"),
+        }
+    }
+}
+
+/// The stage and audio messages of a transcript, without the job-specific ones.
+fn music_messages(transcript: &JobTranscript) -> Vec<ServerMsg> {
+    transcript
+        .messages
+        .iter()
+        .filter(|m| matches!(m, ServerMsg::Stage { .. } | ServerMsg::AudioFormat { .. }))
+        .map(|m| match m.clone() {
+            ServerMsg::Stage {
+                stage,
+                state,
+                result,
+                ..
+            } => ServerMsg::Stage {
+                job: JobId(0),
+                stage,
+                state,
+                result,
+            },
+            ServerMsg::AudioFormat {
+                sample_rate,
+                channels,
+                encoding,
+                ..
+            } => ServerMsg::AudioFormat {
+                job: JobId(0),
+                sample_rate,
+                channels,
+                encoding,
+            },
+            other => other,
+        })
+        .collect()
+}
+
+async fn track_rows(database: &str) -> i64 {
+    let (client, connection) = tokio_postgres::connect(database, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .query_one("SELECT count(*) FROM tracks", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_piece_made_across_nodes_equals_the_single_process_one() {
+    let cluster = Cluster::new(8);
+    let (web_a, web_b) = (cluster.web("web-a"), cluster.web("web-b"));
+    let _workers = (cluster.worker("worker-1"), cluster.worker("worker-2"));
+    wait_for_workers(&web_b, 2).await;
+    // Uploaded through one web node, made through the other.
+    let image = upload(&web_a.url("")).await;
+    let mut client = WsClient::handshake(&web_b.ws_url()).await;
+    client
+        .send(&ClientMsg::Generate(request(&image, 2.0, 7)))
+        .await;
+    let made = client.collect_job().await;
+    let track = done(&made);
+
+    let single = TestServer::start().await;
+    let local_image = upload(&single.url("")).await;
+    assert_eq!(local_image.id, image.id);
+    let mut local = WsClient::handshake(&single.ws_url()).await;
+    local
+        .send(&ClientMsg::Generate(request(&image, 2.0, 7)))
+        .await;
+    let expected = local.collect_job().await;
+    done(&expected);
+
+    assert_eq!(music_messages(&made), music_messages(&expected));
+    assert_eq!(made.frames.len(), expected.frames.len());
+    for (cluster_frame, local_frame) in made.frames.iter().zip(&expected.frames) {
+        assert_eq!(cluster_frame, local_frame, "frame {}", local_frame.seq);
+    }
+    // The stored WAV is what was streamed, from either web node.
+    let wav = reqwest::get(web_a.url(&format!("/api/tracks/{track}/audio.wav")))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let stored: Vec<i16> = wav[44..]
+        .chunks_exact(2)
+        .map(|p| i16::from_le_bytes([p[0], p[1]]))
+        .collect();
+    assert_eq!(stored, made.samples());
+    assert_eq!(track_rows(&cluster.shared.database).await, 1);
+}
+
+/// The job's row, through the cluster's database.
+async fn job_row(cluster: &Cluster, job: JobId) -> JobRow {
+    let store = store::open_shared_with(
+        &cluster.shared.database,
+        &cluster.shared.store,
+        cluster.shared.env.clone(),
+    )
+    .await
+    .unwrap();
+    store.jobs.get(job).await.unwrap().expect("the job's row")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_sent_twice_runs_once_and_a_client_can_follow_it() {
+    let cluster = Cluster::new(8);
+    let web = cluster.web("web-a");
+    let _worker = cluster.worker("worker-1");
+    wait_for_workers(&web, 1).await;
+    let image = upload(&web.url("")).await;
+
+    let store = store::open_shared_with(
+        &cluster.shared.database,
+        &cluster.shared.store,
+        cluster.shared.env.clone(),
+    )
+    .await
+    .unwrap();
+    let settings = request(&image, 1.0, 5).resolve(|| 0).unwrap();
+    let job = JobId(4_242);
+    // The row's key is what the web node would record; the worker keys the track itself.
+    let key = RequestKey::new(&image.id, &settings, &Default::default());
+    let row = JobRow::queued(
+        job,
+        key,
+        JobKind::Generate,
+        settings.clone(),
+        image.id.clone(),
+    );
+    assert!(store.jobs.insert(&row).await.unwrap());
+    assert!(
+        !store.jobs.insert(&row).await.unwrap(),
+        "the same job id is one row"
+    );
+    let broker = Broker::connect(
+        &cluster.shared.broker,
+        "test",
+        BrokerOptions {
+            queue_capacity: 8,
+            ack_wait: Duration::from_secs(3),
+            max_deliver: BrokerOptions::MAX_DELIVER,
+            output_kept: BrokerOptions::OUTPUT_KEPT,
+        },
+    )
+    .await
+    .unwrap();
+    let submission = Submission {
+        job,
+        describe: false,
+        settings,
+        image: image.id.clone(),
+    };
+    let first = ClusterJobs::publish(&broker, &submission).await.unwrap();
+    let again = ClusterJobs::publish(&broker, &submission).await.unwrap();
+    assert_eq!(first, again, "the broker dropped the duplicate");
+
+    // A client that did not submit it follows it from its first frame.
+    let mut client = WsClient::handshake(&web.ws_url()).await;
+    client.send(&ClientMsg::Resume { job, from_frame: 0 }).await;
+    let followed = client.collect_job().await;
+    done(&followed);
+    assert_eq!(followed.samples().len(), 32_000);
+    let row = job_row(&cluster, job).await;
+    assert_eq!((row.state, row.attempt), (JobState::Done, 1));
+    assert_eq!(track_rows(&cluster.shared.database).await, 1);
+
+    // An unknown job is refused by name.
+    client
+        .send(&ClientMsg::Resume {
+            job: JobId(7),
+            from_frame: 0,
+        })
+        .await;
+    let (code, message) = client.recv_error().await;
+    assert_eq!(code, ErrorCode::NotFound, "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancels_reach_running_and_queued_jobs_and_a_full_queue_refuses() {
+    // Two jobs at most in the cluster, running or waiting.
+    let cluster = Cluster::new(2);
+    let web = cluster.web("web-a");
+    let _worker = cluster.worker("worker-1");
+    wait_for_workers(&web, 1).await;
+    let image = upload(&web.url("")).await;
+
+    let mut running = WsClient::handshake(&web.ws_url()).await;
+    running
+        .send(&ClientMsg::Generate(request(&image, 120.0, 1)))
+        .await;
+    let (running_job, _) = until_first_audio(&mut running).await;
+
+    let mut waiting = WsClient::handshake(&web.ws_url()).await;
+    waiting
+        .send(&ClientMsg::Generate(request(&image, 1.0, 2)))
+        .await;
+    let waiting_job = match waiting.recv().await {
+        Received::Msg(ServerMsg::Accepted { job, position, .. }) => {
+            assert_eq!(position, 1, "it waits behind the running one");
+            job
+        }
+        other => panic!("expected accepted, got {other:?}"),
+    };
+    let mut refused = WsClient::handshake(&web.ws_url()).await;
+    refused
+        .send(&ClientMsg::Generate(request(&image, 1.0, 3)))
+        .await;
+    let (code, message) = refused.recv_error().await;
+    assert_eq!(code, ErrorCode::QueueFull, "{message}");
+
+    waiting.send(&ClientMsg::Cancel).await;
+    let rest = waiting.collect_job().await;
+    assert!(
+        matches!(
+            rest.last(),
+            ServerMsg::Error {
+                code: ErrorCode::Cancelled,
+                ..
+            }
+        ),
+        "{:?}",
+        rest.last()
+    );
+    let row = job_row(&cluster, waiting_job).await;
+    assert_eq!(
+        (row.state, row.attempt),
+        (JobState::Cancelled, 0),
+        "it never ran"
+    );
+
+    running.send(&ClientMsg::Cancel).await;
+    let rest = running.collect_job().await;
+    assert!(
+        matches!(
+            rest.last(),
+            ServerMsg::Error {
+                code: ErrorCode::Cancelled,
+                ..
+            }
+        ),
+        "{:?}",
+        rest.last()
+    );
+    let mut row = job_row(&cluster, running_job).await;
+    for _ in 0..100 {
+        if row.state != JobState::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        row = job_row(&cluster, running_job).await;
+    }
+    assert_eq!(row.state, JobState::Cancelled);
+    assert_eq!(
+        track_rows(&cluster.shared.database).await,
+        0,
+        "nothing stored"
+    );
+
+    // Room again: the next piece is made.
+    refused
+        .send(&ClientMsg::Generate(request(&image, 1.0, 3)))
+        .await;
+    done(&refused.collect_job().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_workers_job_runs_again_on_another_and_is_finished_once() {
+    let cluster = Cluster::new(8);
+    let web = cluster.web("web-a");
+    let mut workers = [cluster.worker("worker-1"), cluster.worker("worker-2")];
+    wait_for_workers(&web, 2).await;
+    let image = upload(&web.url("")).await;
+    let mut client = WsClient::handshake(&web.ws_url()).await;
+    client
+        .send(&ClientMsg::Generate(request(&image, 8.0, 11)))
+        .await;
+    let (job, _) = until_first_audio(&mut client).await;
+    let running_on = job_row(&cluster, job)
+        .await
+        .worker
+        .expect("a worker has it");
+    let doomed = workers
+        .iter()
+        .position(|w| w.name == running_on)
+        .expect("one of ours");
+    workers[doomed].kill();
+
+    let rest = client.collect_job().await;
+    let restart = rest
+        .messages
+        .iter()
+        .position(|m| matches!(m, ServerMsg::Restarted { attempt: 2, .. }))
+        .unwrap_or_else(|| panic!("the client is told: {:?}", rest.messages));
+    let track = done(&rest);
+    // After the restart the frames count from 0 again and carry the whole piece.
+    let after: Vec<&AudioFrame> = rest.frames.iter().skip_while(|f| f.seq != 0).collect();
+    assert!(restart < rest.messages.len());
+    let samples: usize = after.iter().map(|f| f.samples.len()).sum();
+    assert_eq!(samples, 8 * 32_000);
+    let row = job_row(&cluster, job).await;
+    assert_eq!(row.state, JobState::Done);
+    assert_eq!(row.attempt, 2);
+    assert_eq!(row.track, Some(track));
+    assert_ne!(row.worker.as_deref(), Some(running_on.as_str()));
+    assert_eq!(track_rows(&cluster.shared.database).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_of_a_killed_web_node_resumes_on_another_from_its_frame() {
+    let cluster = Cluster::new(8);
+    let mut web_a = cluster.web("web-a");
+    let web_b = cluster.web("web-b");
+    let _worker = cluster.worker("worker-1");
+    wait_for_workers(&web_a, 1).await;
+    let image = upload(&web_a.url("")).await;
+    let mut client = WsClient::handshake(&web_a.ws_url()).await;
+    client
+        .send(&ClientMsg::Generate(request(&image, 6.0, 3)))
+        .await;
+    let (job, mut seen) = until_first_audio(&mut client).await;
+    while seen.frames.len() < 3 {
+        match client.recv().await {
+            Received::Binary(bytes) => seen
+                .frames
+                .push(AudioFrame::decode(&bytes).unwrap().unwrap()),
+            Received::Msg(message) => seen.messages.push(message),
+            Received::Closed(code) => panic!("closed ({code:?})"),
+        }
+    }
+    web_a.kill();
+
+    let mut again = WsClient::handshake(&web_b.ws_url()).await;
+    let from_frame = seen.frames.len() as u32;
+    again.send(&ClientMsg::Resume { job, from_frame }).await;
+    let rest = again.collect_job().await;
+    let track = done(&rest);
+    assert_eq!(rest.frames.first().map(|f| f.seq), Some(from_frame));
+    let mut samples = seen.samples();
+    samples.extend(rest.samples());
+    let wav = reqwest::get(web_b.url(&format!("/api/tracks/{track}/audio.wav")))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let stored: Vec<i16> = wav[44..]
+        .chunks_exact(2)
+        .map(|p| i16::from_le_bytes([p[0], p[1]]))
+        .collect();
+    assert_eq!(samples, stored, "nothing missed, nothing twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_racing_one_request_key_leave_one_track() {
+    let cluster = Cluster::new(8);
+    let (web_a, web_b) = (cluster.web("web-a"), cluster.web("web-b"));
+    let _workers = (cluster.worker("worker-1"), cluster.worker("worker-2"));
+    wait_for_workers(&web_a, 2).await;
+    let image = upload(&web_a.url("")).await;
+    let mut first = WsClient::handshake(&web_a.ws_url()).await;
+    let mut second = WsClient::handshake(&web_b.ws_url()).await;
+    first
+        .send(&ClientMsg::Generate(request(&image, 3.0, 21)))
+        .await;
+    second
+        .send(&ClientMsg::Generate(request(&image, 3.0, 21)))
+        .await;
+    let (one, two) = tokio::join!(first.collect_job(), second.collect_job());
+    assert_eq!(done(&one), done(&two), "both got the one stored track");
+    assert_eq!(one.samples(), two.samples());
+    assert_eq!(track_rows(&cluster.shared.database).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_jobs_survive_a_broker_restart() {
+    let servers = cluster::PrivateServers::start();
+    let cluster = Cluster::on(&servers);
+    let web = cluster.web("web-a");
+    let _worker = cluster.worker("worker-1");
+    wait_for_workers(&web, 1).await;
+    let image = upload(&web.url("")).await;
+    let mut running = WsClient::handshake(&web.ws_url()).await;
+    running
+        .send(&ClientMsg::Generate(request(&image, 6.0, 1)))
+        .await;
+    until_first_audio(&mut running).await;
+    let mut waiting = WsClient::handshake(&web.ws_url()).await;
+    waiting
+        .send(&ClientMsg::Generate(request(&image, 1.0, 2)))
+        .await;
+    let waiting_job = match waiting.recv().await {
+        Received::Msg(ServerMsg::Accepted {
+            job, position: 1, ..
+        }) => job,
+        other => panic!("expected accepted at place 1, got {other:?}"),
+    };
+
+    servers.stop_nats();
+    servers.start_nats();
+
+    // The waiting piece was kept by the broker and is made once it is back (after the running
+    // one: the broker's restart takes a few seconds).
+    let rest = waiting.collect_job_within(Duration::from_secs(60)).await;
+    done(&rest);
+    let row = job_row(&cluster, waiting_job).await;
+    assert_eq!(row.state, JobState::Done);
+    // The running one ends one way or the other (finished, or made again), never silently.
+    let other = running.collect_job_within(Duration::from_secs(60)).await;
+    assert!(
+        matches!(
+            other.last(),
+            ServerMsg::Done { .. } | ServerMsg::Error { .. }
+        ),
+        "{:?}",
+        other.last()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_database_or_the_store_down_errors_are_clear_and_service_resumes() {
+    let servers = cluster::PrivateServers::start();
+    let cluster = Cluster::on(&servers);
+    let web = cluster.web("web-a");
+    let _worker = cluster.worker("worker-1");
+    wait_for_workers(&web, 1).await;
+    let image = upload(&web.url("")).await;
+    let health = |web: &Node| {
+        let url = web.url("/api/health");
+        async move {
+            let health: Health = reqwest::get(url).await.unwrap().json().await.unwrap();
+            health
+                .cluster
+                .expect("a web node reports its cluster")
+                .services
+        }
+    };
+    assert!(health(&web).await.values().all(|state| state == "ok"));
+
+    // The store down: an upload is refused, a piece is made but not stored, and says so.
+    servers.stop_s3();
+    let response = reqwest::Client::new()
+        .post(web.url("/api/images"))
+        .body(images::png(40, 30))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_server_error(), "{}", response.status());
+    let services = health(&web).await;
+    assert_ne!(services["store"], "ok", "{services:?}");
+    let mut client = WsClient::handshake(&web.ws_url()).await;
+    client
+        .send(&ClientMsg::Generate(request(&image, 1.0, 4)))
+        .await;
+    let failed = client.collect_job().await;
+    match failed.last() {
+        ServerMsg::Error { code, message, .. } => {
+            assert_eq!(*code, ErrorCode::Internal);
+            assert!(message.contains("store"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert_eq!(
+        track_rows(&cluster.shared.database).await,
+        0,
+        "nothing half-written"
+    );
+    servers.start_s3();
+    client
+        .send(&ClientMsg::Generate(request(&image, 1.0, 4)))
+        .await;
+    done(&client.collect_job().await);
+
+    // The database down: a request is refused in plain words; back, it is taken again.
+    servers.stop_postgres();
+    client
+        .send(&ClientMsg::Generate(request(&image, 1.0, 5)))
+        .await;
+    let (code, message) = client.recv_error().await;
+    assert_eq!(code, ErrorCode::Internal);
+    assert!(message.contains("database"), "{message}");
+    assert_ne!(health(&web).await["database"], "ok");
+    servers.start_postgres();
+    client
+        .send(&ClientMsg::Generate(request(&image, 1.0, 5)))
+        .await;
+    done(&client.collect_job().await);
+    assert_eq!(track_rows(&cluster.shared.database).await, 2);
+}
