@@ -106,8 +106,10 @@ impl WsClient {
 
     /// The next message, failing the test after `limit`.
     pub async fn recv_within(&mut self, limit: Duration) -> Received {
+        // One deadline for the message, however many pings come meanwhile.
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
-            let next = tokio::time::timeout(limit, self.socket.next())
+            let next = tokio::time::timeout_at(deadline, self.socket.next())
                 .await
                 .unwrap_or_else(|_| panic!("the server answers within {limit:?}"));
             return match next {

@@ -266,7 +266,13 @@ impl JobBackend for ClusterJobs {
         if let Err(e) = store.jobs.set_queue_seq(job, seq).await {
             tracing::warn!(%job, error = format!("{e:#}"), "recording a job's queue place");
         }
+        // A worker may have taken it already.
+        let taken = matches!(
+            store.jobs.get(job).await,
+            Ok(Some(row)) if row.state != JobState::Queued
+        );
         let position = match store.jobs.queued_ahead(seq).await {
+            _ if taken => 0,
             Ok(ahead) => u32::try_from(ahead + 1).unwrap_or(u32::MAX),
             Err(_) => 1,
         };
@@ -516,7 +522,11 @@ async fn give_up(broker: &Broker, store: &Store, advisory: &[u8]) -> anyhow::Res
         "this piece stopped its worker {} times; it is not tried again",
         advisory.deliveries
     );
-    if store.jobs.finish(job, JobState::Failed, Some(&reason)).await? {
+    if store
+        .jobs
+        .finish(job, JobState::Failed, Some(&reason))
+        .await?
+    {
         tracing::error!(%job, deliveries = advisory.deliveries, "a job given up");
         let message = Outgoing::Message(ServerMsg::Error {
             code: ErrorCode::Internal,
