@@ -637,3 +637,55 @@ async fn with_the_database_or_the_store_down_errors_are_clear_and_service_resume
     done(&client.collect_job().await);
     assert_eq!(track_rows(&cluster.shared.database).await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_stops_every_worker_is_given_up_and_its_client_told() {
+    let cluster = Cluster::new(8);
+    let web = cluster.web("web-a");
+    let mut worker = cluster.worker("worker-1");
+    wait_for_workers(&web, 1).await;
+    let image = upload(&web.url("")).await;
+    let mut client = WsClient::handshake(&web.ws_url()).await;
+    client
+        .send(&ClientMsg::Generate(request(&image, 60.0, 13)))
+        .await;
+    let job = match client.recv().await {
+        Received::Msg(ServerMsg::Accepted { job, .. }) => job,
+        other => panic!("expected accepted, got {other:?}"),
+    };
+    // Each run's worker dies while it runs the job, as a poison job would make it.
+    for run in 1..=3 {
+        if run > 1 {
+            worker = cluster.worker(&format!("worker-{run}"));
+        }
+        let mut row = job_row(&cluster, job).await;
+        for _ in 0..400 {
+            if row.attempt == run && row.worker.as_deref() == Some(worker.name.as_str()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            row = job_row(&cluster, job).await;
+        }
+        assert_eq!(row.attempt, run, "run {run} started on {:?}", row.worker);
+        worker.kill();
+    }
+    // The broker gives a job up when a worker next asks for work.
+    let _survivor = cluster.worker("worker-4");
+    let rest = client.collect_job_within(Duration::from_secs(30)).await;
+    match rest.last() {
+        ServerMsg::Error { code, message, .. } => {
+            assert_eq!(*code, ErrorCode::Internal);
+            assert!(message.contains("not tried again"), "{message}");
+        }
+        other => panic!("expected the job given up, got {other:?}"),
+    }
+    let restarts = rest
+        .messages
+        .iter()
+        .filter(|m| matches!(m, ServerMsg::Restarted { .. }))
+        .count();
+    assert_eq!(restarts, 2);
+    let row = job_row(&cluster, job).await;
+    assert_eq!(row.state, JobState::Failed);
+    assert_eq!(track_rows(&cluster.shared.database).await, 0);
+}
