@@ -1,7 +1,8 @@
 //! A cluster of real processes for tests: web nodes (`ekphrasis serve --role web`) and workers
 //! (`ekphrasis worker`) of the debug binary the tests were built with, on loopback, sharing a
 //! broker, a database and an S3 prefix. Each node has its own data folder and log; a node is
-//! killed (SIGKILL) or stopped (SIGTERM) on demand, and killed when dropped.
+//! killed (SIGKILL) or stopped (SIGTERM) on demand, and killed when dropped or when the test
+//! process is gone.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -105,6 +106,7 @@ impl Node {
             .stdout(Stdio::piped())
             .stderr(log);
         let mut child = command.spawn().expect("the ekphrasis binary starts");
+        watch_over(child.id());
         let stdout = child.stdout.take().expect("piped stdout");
         let (tell, told) = std::sync::mpsc::channel();
         let ready = ready.to_owned();
@@ -162,6 +164,22 @@ impl Node {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// Kills process `node` once this test process is gone (killed, it runs no destructor), so no
+/// node outlives its test; the watcher ends with the node.
+fn watch_over(node: u32) {
+    let script = format!(
+        "while kill -0 {test} 2>/dev/null && kill -0 {node} 2>/dev/null; do sleep 0.5; done; \
+         kill -9 {node} 2>/dev/null",
+        test = std::process::id()
+    );
+    let _ = Command::new("bash")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
 }
 
 impl Drop for Node {
