@@ -59,6 +59,10 @@ pub struct BenchClusterArgs {
     /// Web nodes; the pieces are spread over them in turn.
     #[arg(long, default_value_t = 1)]
     pub web: usize,
+    /// Compute threads of each worker (its CANDLE_NUM_THREADS and RAYON_NUM_THREADS) [default:
+    /// candle's own choice, one per core, in every worker].
+    #[arg(long)]
+    pub worker_threads: Option<usize>,
     /// Frames sent through the broker to time its added latency.
     #[arg(long, default_value_t = 1000)]
     pub frames: usize,
@@ -80,8 +84,8 @@ pub fn run(args: BenchClusterArgs) -> anyhow::Result<()> {
     if args.workers.is_empty() || args.workers.contains(&0) {
         bail!("--workers takes worker counts of at least 1, e.g. 1,2,4");
     }
-    if args.pieces == 0 || args.web == 0 || args.frames == 0 {
-        bail!("--pieces, --web and --frames must be at least 1");
+    if args.pieces == 0 || args.web == 0 || args.frames == 0 || args.worker_threads == Some(0) {
+        bail!("--pieces, --web, --frames and --worker-threads must be at least 1");
     }
     let exe = std::env::current_exe().context("this program's path")?;
     let queue_capacity = args.pieces.max(32);
@@ -89,9 +93,12 @@ pub fn run(args: BenchClusterArgs) -> anyhow::Result<()> {
 
     println!(
         "The cluster on this machine: {} web node(s) and workers of the tiny demo models (one \
-         slot each), child processes of {} ({} build); {} pieces of {} s (lyrical, distinct seeds) \
-         submitted at once over {} WebSockets; broker {}, database {}, store {}",
+         slot and {} compute threads each), child processes of {} ({} build); {} pieces of \
+         {} s (lyrical, distinct seeds) submitted at once over {} WebSockets; broker {}, \
+         database {}, store {}",
         args.web,
+        args.worker_threads
+            .map_or("candle's default".to_owned(), |n| n.to_string()),
         exe.display(),
         if cfg!(debug_assertions) {
             "debug"
@@ -504,6 +511,11 @@ impl Cluster {
             command
                 .arg("worker")
                 .args(["--name", &name, "--demo", "--workers", "1"]);
+            if let Some(threads) = args.worker_threads {
+                command
+                    .env("CANDLE_NUM_THREADS", threads.to_string())
+                    .env("RAYON_NUM_THREADS", threads.to_string());
+            }
             starting.push(Starting::spawn(
                 command,
                 &name,

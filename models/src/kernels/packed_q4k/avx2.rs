@@ -1,7 +1,9 @@
 //! The packed q4_K product on CPUs with AVX2, FMA and F16C but no VNNI: `vpmaddubsw` multiplies
 //! weight nibbles by activation bytes into 16-bit pairs, which stay exact summed over a whole
-//! 32-weight subblock (at most 4 · 2 · 2 · 15 · 127 = 30,480), then one `vpmaddwd` widens them
-//! to the same four-weight sums `vpdpbusd` makes. Sixteen rows are two registers of eight.
+//! 32-weight subblock (at most 4 · 2 · 2 · 15 · 127 = 30,480), then one `vpmaddwd` against the
+//! rows' 6-bit scales widens and scales them at once; the mins' term takes one `vpmaddwd` for two
+//! subblocks. Sixteen rows are two registers of eight, both halves of a tile done before the next
+//! tile, so the weights stream from memory without a second pass.
 
 use std::arch::x86_64::*;
 
@@ -87,6 +89,21 @@ pub(super) unsafe fn quantize(chunk: &[f32], block: &mut ActBlock) {
     }
 }
 
+/// Eight rows' bytes of two 16-byte rows (`a` and `b`, from `at`) interleaved and widened: each
+/// 32-bit lane holds row r's `a` and `b` as two 16-bit values, the operand `vpmaddwd` pairs with
+/// two 16-bit sums.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn pairs8(a: &[u8; ROWS], b: &[u8; ROWS], at: usize) -> __m256i {
+    // SAFETY: callers pass `at` 0 or 8: 8 bytes of each 16-byte row.
+    unsafe {
+        _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(
+            _mm_loadl_epi64(a.as_ptr().add(at) as *const _),
+            _mm_loadl_epi64(b.as_ptr().add(at) as *const _),
+        ))
+    }
+}
+
 /// Sums of sixteen weight rows (one tile row) with `M` activation rows, over all blocks.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn product<const M: usize>(
@@ -95,25 +112,15 @@ pub(super) unsafe fn product<const M: usize>(
     sums: &mut [[f32; ROWS]; PASS_ROWS],
 ) {
     let nibbles = _mm256_set1_epi8(0x0F);
-    let ones = _mm256_set1_epi16(1);
-    // Rows 0–7, then rows 8–15: each is its own pass over the blocks.
-    for half in 0..2 {
-        let mut total = [_mm256_setzero_ps(); M];
-        for (b, tile) in tiles.iter().enumerate() {
+    // Rows 0–7 and 8–15 of each tile in turn, so the weights stream from memory steadily.
+    let mut total = [[_mm256_setzero_ps(); M]; 2];
+    for (b, tile) in tiles.iter().enumerate() {
+        for (half, total) in total.iter_mut().enumerate() {
             let mut scaled = [_mm256_setzero_si256(); M];
-            let mut mins = [_mm256_setzero_si256(); M];
             for j in 0..SUBS {
-                // SAFETY: 8 bytes of each 16-byte scale and min row.
-                let (scale, min) = unsafe {
-                    (
-                        _mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                            tile.scales[j].as_ptr().add(8 * half) as *const _,
-                        )),
-                        _mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                            tile.mins[j].as_ptr().add(8 * half) as *const _
-                        )),
-                    )
-                };
+                // Each row's scale twice, so `vpmaddwd` scales both 16-bit sums of its lane.
+                // SAFETY: 8 bytes from 0 or 8 of 16.
+                let scale = unsafe { pairs8(&tile.scales[j], &tile.scales[j], 8 * half) };
                 let mut pairs = [_mm256_setzero_si256(); M];
                 for p in 0..4 {
                     // SAFETY: 32 bytes of a 64-byte group.
@@ -138,10 +145,17 @@ pub(super) unsafe fn product<const M: usize>(
                     }
                 }
                 for i in 0..M {
-                    let dot = _mm256_madd_epi16(pairs[i], ones);
-                    scaled[i] = _mm256_add_epi32(scaled[i], _mm256_mullo_epi32(dot, scale));
-                    let sum = _mm256_set1_epi32(acts[i][b].sums[j]);
-                    mins[i] = _mm256_add_epi32(mins[i], _mm256_mullo_epi32(min, sum));
+                    scaled[i] = _mm256_add_epi32(scaled[i], _mm256_madd_epi16(pairs[i], scale));
+                }
+            }
+            // The mins' term, two subblocks a `vpmaddwd`: min_j · sum_j + min_j+1 · sum_j+1.
+            let mut mins = [_mm256_setzero_si256(); M];
+            for k in 0..SUBS / 2 {
+                // SAFETY: 8 bytes from 0 or 8 of 16.
+                let min = unsafe { pairs8(&tile.mins[2 * k], &tile.mins[2 * k + 1], 8 * half) };
+                for i in 0..M {
+                    let sums = _mm256_set1_epi32(acts[i][b].pair_sums[k]);
+                    mins[i] = _mm256_add_epi32(mins[i], _mm256_madd_epi16(min, sums));
                 }
             }
             // SAFETY: 8 f16 values each.
@@ -165,6 +179,8 @@ pub(super) unsafe fn product<const M: usize>(
                 );
             }
         }
+    }
+    for (half, total) in total.iter().enumerate() {
         for i in 0..M {
             // SAFETY: 8 f32 values.
             unsafe { _mm256_storeu_ps(sums[i].as_mut_ptr().add(8 * half), total[i]) };

@@ -303,6 +303,9 @@ impl PackedQ4K {
 struct ActBlock {
     qs: [i8; SUPER],
     sums: [i32; SUBS],
+    /// The sums two subblocks at a time as 16-bit halves of one 32-bit value (a subblock's sum
+    /// is at most 32 · 127), for products that pair them with two mins in one `vpmaddwd`.
+    pair_sums: [i32; SUBS / 2],
     d: f32,
 }
 
@@ -320,6 +323,7 @@ impl Activations {
             ActBlock {
                 qs: [0; SUPER],
                 sums: [0; SUBS],
+                pair_sums: [0; SUBS / 2],
                 d: 0.0,
             };
             m * per_row
@@ -338,6 +342,10 @@ impl Activations {
             {
                 let _ = (block, chunk, kernel);
                 unreachable!("`available` is false off x86-64");
+            }
+            for (k, pair) in block.pair_sums.iter_mut().enumerate() {
+                let (low, high) = (block.sums[2 * k] as i16, block.sums[2 * k + 1] as i16);
+                *pair = i32::from(low as u16) | (i32::from(high as u16) << 16);
             }
         }
         Self { blocks, per_row }
