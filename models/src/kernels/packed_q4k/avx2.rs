@@ -11,7 +11,7 @@ use super::{ActBlock, PASS_ROWS, ROWS, SUB, SUBS, SUPER, Tile};
 
 /// Four activation bytes broadcast to every 32-bit lane.
 #[inline(always)]
-unsafe fn broadcast4(qs: &[i8], at: usize) -> __m256i {
+pub(super) unsafe fn broadcast4(qs: &[i8], at: usize) -> __m256i {
     // SAFETY: callers pass `at + 4 <= qs.len()`.
     unsafe { _mm256_set1_epi32(std::ptr::read_unaligned(qs.as_ptr().add(at) as *const i32)) }
 }
@@ -94,7 +94,7 @@ pub(super) unsafe fn quantize(chunk: &[f32], block: &mut ActBlock) {
 /// two 16-bit sums.
 #[inline]
 #[target_feature(enable = "avx2")]
-unsafe fn pairs8(a: &[u8; ROWS], b: &[u8; ROWS], at: usize) -> __m256i {
+pub(super) unsafe fn pairs8(a: &[u8; ROWS], b: &[u8; ROWS], at: usize) -> __m256i {
     // SAFETY: callers pass `at` 0 or 8: 8 bytes of each 16-byte row.
     unsafe {
         _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(

@@ -6,6 +6,8 @@
 //!
 //! One layout, a product for each instruction set, chosen at run time ([`Kernel`]):
 //! - [`avx512`]: AVX-512 VNNI, one `vpdpbusd` for four weights of all sixteen rows;
+//! - [`avx_vnni`]: 256-bit `vpdpbusd`, eight rows at a time (AVX-VNNI on Intel client CPUs
+//!   without AVX-512; on AVX-512 CPUs the same instruction EVEX-encoded, which tests it there);
 //! - [`avx2`]: AVX2 with FMA and F16C (`vpmaddubsw`, `vpmaddwd`), on every x86-64 CPU of the last
 //!   decade, AMD Zen and Intel client parts included.
 
@@ -68,13 +70,15 @@ impl std::fmt::Debug for PackedQ4K {
 pub enum Kernel {
     /// AVX-512 F, BW and VNNI.
     Avx512Vnni,
+    /// AVX2, FMA and F16C with 256-bit `vpdpbusd`: AVX-VNNI, or AVX-512 VNNI with VL.
+    AvxVnni,
     /// AVX2, FMA and F16C.
     Avx2,
 }
 
 impl Kernel {
     /// Every kernel, fastest first.
-    pub const ALL: [Kernel; 2] = [Kernel::Avx512Vnni, Kernel::Avx2];
+    pub const ALL: [Kernel; 3] = [Kernel::Avx512Vnni, Kernel::AvxVnni, Kernel::Avx2];
 
     /// Whether this CPU runs it.
     pub fn runs_here(self) -> bool {
@@ -83,6 +87,10 @@ impl Kernel {
             use std::arch::is_x86_feature_detected as has;
             match self {
                 Kernel::Avx512Vnni => has!("avx512f") && has!("avx512bw") && has!("avx512vnni"),
+                Kernel::AvxVnni => {
+                    Kernel::Avx2.runs_here()
+                        && (has!("avxvnni") || (has!("avx512vnni") && has!("avx512vl")))
+                }
                 Kernel::Avx2 => has!("avx2") && has!("fma") && has!("f16c"),
             }
         }
@@ -112,6 +120,7 @@ impl Kernel {
     pub fn name(self) -> &'static str {
         match self {
             Kernel::Avx512Vnni => "avx512-vnni",
+            Kernel::AvxVnni => "avx-vnni",
             Kernel::Avx2 => "avx2",
         }
     }
@@ -283,6 +292,18 @@ impl PackedQ4K {
                 (Kernel::Avx512Vnni, 2) => avx512::product::<2>(tiles, &rows, sums),
                 (Kernel::Avx512Vnni, 3) => avx512::product::<3>(tiles, &rows, sums),
                 (Kernel::Avx512Vnni, _) => avx512::product::<4>(tiles, &rows, sums),
+                (Kernel::AvxVnni, count) if avx_vnni::has_vex() => match count {
+                    1 => avx_vnni::product_vex::<1>(tiles, &rows, sums),
+                    2 => avx_vnni::product_vex::<2>(tiles, &rows, sums),
+                    3 => avx_vnni::product_vex::<3>(tiles, &rows, sums),
+                    _ => avx_vnni::product_vex::<4>(tiles, &rows, sums),
+                },
+                (Kernel::AvxVnni, count) => match count {
+                    1 => avx_vnni::product_evex::<1>(tiles, &rows, sums),
+                    2 => avx_vnni::product_evex::<2>(tiles, &rows, sums),
+                    3 => avx_vnni::product_evex::<3>(tiles, &rows, sums),
+                    _ => avx_vnni::product_evex::<4>(tiles, &rows, sums),
+                },
                 (Kernel::Avx2, 1) => avx2::product::<1>(tiles, &rows, sums),
                 (Kernel::Avx2, 2) => avx2::product::<2>(tiles, &rows, sums),
                 (Kernel::Avx2, 3) => avx2::product::<3>(tiles, &rows, sums),
@@ -335,7 +356,7 @@ impl Activations {
             unsafe {
                 match kernel {
                     Kernel::Avx512Vnni => avx512::quantize(chunk, block),
-                    Kernel::Avx2 => avx2::quantize(chunk, block),
+                    Kernel::AvxVnni | Kernel::Avx2 => avx2::quantize(chunk, block),
                 }
             };
             #[cfg(not(target_arch = "x86_64"))]
@@ -360,6 +381,8 @@ impl Activations {
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod avx_vnni;
 
 #[cfg(test)]
 mod tests {
