@@ -104,6 +104,49 @@ pub(super) unsafe fn pairs8(a: &[u8; ROWS], b: &[u8; ROWS], at: usize) -> __m256
     }
 }
 
+/// Ends one tile half: adds its scaled sums and its mins' term (two subblocks a `vpmaddwd`:
+/// min_j · sum_j + min_j+1 · sum_j+1), in f32 with the rows' and activations' scales, to `total`.
+#[inline]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub(super) unsafe fn finish_half<const M: usize>(
+    tile: &Tile,
+    half: usize,
+    acts: &[&[ActBlock]; PASS_ROWS],
+    b: usize,
+    scaled: &[__m256i; M],
+    total: &mut [__m256; M],
+) {
+    let mut mins = [_mm256_setzero_si256(); M];
+    for k in 0..SUBS / 2 {
+        // SAFETY: 8 bytes from 0 or 8 of 16.
+        let min = unsafe { pairs8(&tile.mins[2 * k], &tile.mins[2 * k + 1], 8 * half) };
+        for i in 0..M {
+            let sums = _mm256_set1_epi32(acts[i][b].pair_sums[k]);
+            mins[i] = _mm256_add_epi32(mins[i], _mm256_madd_epi16(min, sums));
+        }
+    }
+    // SAFETY: 8 f16 values each.
+    let (d, dmin) = unsafe {
+        (
+            _mm256_cvtph_ps(_mm_loadu_si128(tile.d.as_ptr().add(8 * half) as *const _)),
+            _mm256_cvtph_ps(_mm_loadu_si128(tile.dmin.as_ptr().add(8 * half) as *const _)),
+        )
+    };
+    for i in 0..M {
+        let da = _mm256_set1_ps(acts[i][b].d);
+        total[i] = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(scaled[i]),
+            _mm256_mul_ps(d, da),
+            total[i],
+        );
+        total[i] = _mm256_fnmadd_ps(
+            _mm256_cvtepi32_ps(mins[i]),
+            _mm256_mul_ps(dmin, da),
+            total[i],
+        );
+    }
+}
+
 /// Sums of sixteen weight rows (one tile row) with `M` activation rows, over all blocks.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub(super) unsafe fn product<const M: usize>(
@@ -148,36 +191,8 @@ pub(super) unsafe fn product<const M: usize>(
                     scaled[i] = _mm256_add_epi32(scaled[i], _mm256_madd_epi16(pairs[i], scale));
                 }
             }
-            // The mins' term, two subblocks a `vpmaddwd`: min_j · sum_j + min_j+1 · sum_j+1.
-            let mut mins = [_mm256_setzero_si256(); M];
-            for k in 0..SUBS / 2 {
-                // SAFETY: 8 bytes from 0 or 8 of 16.
-                let min = unsafe { pairs8(&tile.mins[2 * k], &tile.mins[2 * k + 1], 8 * half) };
-                for i in 0..M {
-                    let sums = _mm256_set1_epi32(acts[i][b].pair_sums[k]);
-                    mins[i] = _mm256_add_epi32(mins[i], _mm256_madd_epi16(min, sums));
-                }
-            }
-            // SAFETY: 8 f16 values each.
-            let (d, dmin) = unsafe {
-                (
-                    _mm256_cvtph_ps(_mm_loadu_si128(tile.d.as_ptr().add(8 * half) as *const _)),
-                    _mm256_cvtph_ps(_mm_loadu_si128(tile.dmin.as_ptr().add(8 * half) as *const _)),
-                )
-            };
-            for i in 0..M {
-                let da = _mm256_set1_ps(acts[i][b].d);
-                total[i] = _mm256_fmadd_ps(
-                    _mm256_cvtepi32_ps(scaled[i]),
-                    _mm256_mul_ps(d, da),
-                    total[i],
-                );
-                total[i] = _mm256_fnmadd_ps(
-                    _mm256_cvtepi32_ps(mins[i]),
-                    _mm256_mul_ps(dmin, da),
-                    total[i],
-                );
-            }
+            // SAFETY: `half` is 0 or 1.
+            unsafe { finish_half(tile, half, acts, b, &scaled, total) };
         }
     }
     for (half, total) in total.iter().enumerate() {

@@ -1,12 +1,12 @@
 //! The packed q4_K product with 256-bit `vpdpbusd`: four weights of eight rows times four
 //! activation bytes in one instruction, on CPUs with AVX-VNNI (Intel client parts from Alder
 //! Lake, which lack AVX-512) or with AVX-512 VNNI and VL (the same instruction, EVEX-encoded).
-//! One body, written once as a macro, becomes both functions; the activations are quantized as
-//! for [`super::avx2`], and the mins' term is [`super::avx2`]'s.
+//! One body, written once as a macro, becomes both functions; the activations are quantized, and
+//! a tile half's mins' term and f32 scaling done, as in [`super::avx2`].
 
 use std::arch::x86_64::*;
 
-use super::avx2::{broadcast4, pairs8};
+use super::avx2::{broadcast4, finish_half};
 use super::{ActBlock, PASS_ROWS, ROWS, SUBS, Tile};
 
 /// The product for one encoding of `vpdpbusd` (`$dot`), under `$features`.
@@ -57,41 +57,8 @@ macro_rules! vnni256_product {
                                 _mm256_add_epi32(scaled[i], _mm256_mullo_epi32(dot[i], scale));
                         }
                     }
-                    // The mins' term, two subblocks a `vpmaddwd`.
-                    let mut mins = [_mm256_setzero_si256(); M];
-                    for k in 0..SUBS / 2 {
-                        // SAFETY: 8 bytes from 0 or 8 of 16.
-                        let min =
-                            unsafe { pairs8(&tile.mins[2 * k], &tile.mins[2 * k + 1], 8 * half) };
-                        for i in 0..M {
-                            let pair = _mm256_set1_epi32(acts[i][b].pair_sums[k]);
-                            mins[i] = _mm256_add_epi32(mins[i], _mm256_madd_epi16(min, pair));
-                        }
-                    }
-                    // SAFETY: 8 f16 values each.
-                    let (d, dmin) = unsafe {
-                        (
-                            _mm256_cvtph_ps(_mm_loadu_si128(
-                                tile.d.as_ptr().add(8 * half) as *const _
-                            )),
-                            _mm256_cvtph_ps(_mm_loadu_si128(
-                                tile.dmin.as_ptr().add(8 * half) as *const _
-                            )),
-                        )
-                    };
-                    for i in 0..M {
-                        let da = _mm256_set1_ps(acts[i][b].d);
-                        total[i] = _mm256_fmadd_ps(
-                            _mm256_cvtepi32_ps(scaled[i]),
-                            _mm256_mul_ps(d, da),
-                            total[i],
-                        );
-                        total[i] = _mm256_fnmadd_ps(
-                            _mm256_cvtepi32_ps(mins[i]),
-                            _mm256_mul_ps(dmin, da),
-                            total[i],
-                        );
-                    }
+                    // SAFETY: `half` is 0 or 1.
+                    unsafe { finish_half(tile, half, acts, b, &scaled, total) };
                 }
             }
             for (half, total) in total.iter().enumerate() {
