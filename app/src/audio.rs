@@ -44,6 +44,12 @@ impl ReceivedAudio {
             .extend(frame.samples.iter().copied().map(s16_to_f32));
     }
 
+    /// The sequence number of the next frame: how many arrived in order since the format, which
+    /// is where a resumed piece's audio goes on.
+    pub fn next_frame(&self) -> u32 {
+        self.next_seq
+    }
+
     /// Counts a binary message that could not be read.
     pub fn note_unreadable(&mut self) {
         self.unreadable += 1;

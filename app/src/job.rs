@@ -1,14 +1,21 @@
 //! The current piece as the server reports it: its place in the queue, the stages as they start
-//! and finish with their results, and how it ended; or a stored piece, shown the same way.
-//! Audio samples are kept apart, in [`crate::audio`].
+//! and finish with their results, and how it ended; or a stored piece, shown the same way. A
+//! piece whose connection dropped is picked up again on the next one ([`crate::resume`]); the
+//! messages the server repeats then change nothing. Audio samples are kept apart, in
+//! [`crate::audio`].
 
 use ekphrasis_shared::api::TrackInfo;
 use ekphrasis_shared::{
-    ErrorCode, JobId, ServerMsg, Settings, Stage, StageResult, StageState, TrackId, Variant,
+    ClientMsg, ErrorCode, JobId, ServerMsg, Settings, Stage, StageResult, StageState, TrackId,
+    Variant,
 };
 
 use crate::playback::PlayerView;
 use crate::problem::Problem;
+use crate::resume::{Follow, Link, Refused};
+
+/// The status while the page reconnects to pick its piece up again.
+const RECONNECTING: &str = "Reconnecting to the server… the piece goes on there meanwhile.";
 
 /// Where the piece is.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -161,6 +168,8 @@ pub struct Job {
     /// True when the musical description is the person's own, not the language model's.
     pub own_description: bool,
     stages: Vec<StageReport>,
+    /// Following the piece across connections.
+    follow: Follow,
 }
 
 impl Job {
@@ -216,7 +225,26 @@ impl Job {
             own_description: info.settings.description.is_some(),
             settings: Some(info.settings.clone()),
             stages,
+            follow: Follow::default(),
         }
+    }
+
+    /// How the piece is followed across connections.
+    pub fn link(&self) -> Link {
+        self.follow.link()
+    }
+
+    /// Whether the page is reconnecting to pick the piece up again.
+    pub fn is_reconnecting(&self) -> bool {
+        self.is_active() && self.link() != Link::Live
+    }
+
+    /// The status line: what the phase says, or that the page is reconnecting.
+    pub fn status_words(&self, painting_chosen: bool) -> String {
+        if self.is_reconnecting() {
+            return RECONNECTING.to_owned();
+        }
+        self.phase.words_with(painting_chosen)
     }
 
     /// The stages this piece goes through, in order: those its variant needs, and for a
@@ -236,6 +264,9 @@ impl Job {
     /// While the piece is being made, where it is: the step, and once music arrives how much of
     /// it is made and, when known, how soon it starts playing (`player`). `None` otherwise.
     pub fn progress_words(&self, player: &PlayerView) -> Option<String> {
+        if self.is_reconnecting() {
+            return Some(RECONNECTING.to_owned());
+        }
         if self.phase != Phase::Running {
             return None;
         }
@@ -329,6 +360,16 @@ impl Job {
 
     /// Takes in a message from the server.
     pub fn apply(&mut self, message: ServerMsg) {
+        if let Some(job) = about(&message)
+            && self.id == Some(job)
+        {
+            if let ServerMsg::Error { code, message, .. } = &message
+                && let Some(refused) = self.follow.refused(*code)
+            {
+                return self.resume_refused(refused, *code, message);
+            }
+            self.follow.heard();
+        }
         match message {
             // The connection checks the handshake.
             ServerMsg::Hello { .. } => {}
@@ -341,6 +382,7 @@ impl Job {
             // format restarts the player).
             ServerMsg::Restarted { job, .. } => {
                 if self.owns(job) && self.is_active() {
+                    self.follow.restarted();
                     let own = self.own_description;
                     self.stages
                         .retain(|report| own && report.stage == Stage::Enhance);
@@ -363,6 +405,7 @@ impl Job {
                     own_description: own.is_some(),
                     settings: Some(settings),
                     stages: Vec::new(),
+                    follow: Follow::default(),
                 };
                 // The person wrote the description: that stage is theirs, done before it ran.
                 if let Some(text) = own {
@@ -377,7 +420,13 @@ impl Job {
                 }
             }
             ServerMsg::Queued { job, position } => {
-                if self.owns(job) && self.is_active() && self.phase != Phase::Cancelling {
+                // A running piece never waits again (a resume repeats its old places).
+                let waits_again = position > 0 && self.phase == Phase::Running;
+                if self.owns(job)
+                    && self.is_active()
+                    && self.phase != Phase::Cancelling
+                    && !waits_again
+                {
                     self.phase = queue_phase(position);
                 }
             }
@@ -436,10 +485,45 @@ impl Job {
         }
     }
 
-    /// Notes that the connection dropped: a piece in progress is lost with it.
-    pub fn connection_lost(&mut self) {
-        if self.is_active() {
-            self.phase = Phase::Failed(Problem::connection_lost());
+    /// Notes that the connection dropped. A piece the server took goes on there, to be picked
+    /// up on the next connection (true); one not yet taken is lost with the connection.
+    pub fn connection_lost(&mut self) -> bool {
+        if !self.is_active() {
+            return false;
+        }
+        if self.id.is_some() {
+            self.follow.lost();
+            return true;
+        }
+        self.phase = Phase::Failed(Problem::connection_lost());
+        false
+    }
+
+    /// On a new connection: what picks the piece up again, when it was lost with the last one
+    /// (`resume` from the `frames` the page holds, and a cancel the person asked for meanwhile).
+    pub fn resume_messages(&mut self, frames: u32) -> Vec<ClientMsg> {
+        match self.id {
+            Some(id) if self.is_active() => {
+                let cancel = self.phase == Phase::Cancelling;
+                self.follow.resume(id, frames, cancel)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// An `audio_format` arrived: whether it starts the piece's audio, or is the repeat a
+    /// resume sends.
+    pub fn takes_format(&mut self) -> bool {
+        self.follow.takes_format()
+    }
+
+    /// The server would not let the piece be followed again.
+    fn resume_refused(&mut self, refused: Refused, code: ErrorCode, message: &str) {
+        match refused {
+            // Asked again once the old connection has let go.
+            Refused::TryAgain => {}
+            Refused::Lost if self.phase == Phase::Cancelling => self.phase = Phase::Cancelled,
+            Refused::Lost => self.phase = Phase::Failed(Problem::not_resumed(code, message)),
         }
     }
 
@@ -454,7 +538,8 @@ impl Job {
         }
     }
 
-    /// Keeps a stage's report, its text made plain (it came from a model or a person).
+    /// Keeps a stage's report, its text made plain (it came from a model or a person). A
+    /// stage done does not start again (a resume repeats its `started`).
     fn record(&mut self, report: StageReport) {
         let report = StageReport {
             result: report.result.map(StageResult::into_plain),
@@ -465,6 +550,7 @@ impl Job {
             .iter_mut()
             .find(|known| known.stage == report.stage)
         {
+            Some(known) if known.state == StageState::Done => {}
             Some(known) => {
                 known.state = report.state;
                 if report.result.is_some() {
@@ -473,6 +559,21 @@ impl Job {
             }
             None => self.stages.push(report),
         }
+    }
+}
+
+/// The piece a message is about, if it names one.
+fn about(message: &ServerMsg) -> Option<JobId> {
+    match message {
+        ServerMsg::Hello { .. } => None,
+        ServerMsg::Accepted { job, .. }
+        | ServerMsg::Queued { job, .. }
+        | ServerMsg::Stage { job, .. }
+        | ServerMsg::AudioFormat { job, .. }
+        | ServerMsg::Done { job, .. }
+        | ServerMsg::Described { job }
+        | ServerMsg::Restarted { job, .. } => Some(*job),
+        ServerMsg::Error { job, .. } => *job,
     }
 }
 
@@ -645,13 +746,120 @@ mod tests {
     }
 
     #[test]
-    fn a_dropped_connection_fails_only_a_piece_in_progress() {
+    fn a_dropped_connection_fails_only_a_piece_not_yet_taken() {
         let mut job = Job::requested(JobKind::Compose);
-        job.connection_lost();
+        assert!(!job.connection_lost());
         assert!(matches!(&job.phase, Phase::Failed(p) if p.code == ProblemCode::ConnectionLost));
         let mut idle = Job::default();
-        idle.connection_lost();
+        assert!(!idle.connection_lost());
         assert_eq!(idle.phase, Phase::Idle);
+        assert!(idle.resume_messages(0).is_empty());
+    }
+
+    #[test]
+    fn a_piece_taken_goes_on_across_a_dropped_connection() {
+        let mut job = Job::requested(JobKind::Compose);
+        job.apply(accepted(1));
+        job.apply(ServerMsg::Queued {
+            job: JobId(3),
+            position: 0,
+        });
+        job.apply(started(Stage::Emotion));
+        job.apply(emotion_done());
+        job.apply(started(Stage::Caption));
+        assert!(job.takes_format());
+        let before = job.clone();
+
+        assert!(job.connection_lost());
+        assert!(job.connection_lost(), "every failed try says the same");
+        assert_eq!(job.phase, Phase::Running);
+        assert!(job.is_reconnecting());
+        assert!(job.status_words(true).starts_with("Reconnecting"));
+        assert!(
+            job.progress_words(&PlayerView::default())
+                .unwrap()
+                .starts_with("Reconnecting")
+        );
+        assert_eq!(
+            job.resume_messages(7),
+            [ClientMsg::Resume {
+                job: JobId(3),
+                from_frame: 7
+            }]
+        );
+        assert!(job.resume_messages(7).is_empty(), "asked once");
+
+        // The server says it all again: nothing goes back, the format is a repeat.
+        job.apply(ServerMsg::Queued {
+            job: JobId(3),
+            position: 1,
+        });
+        assert!(!job.is_reconnecting());
+        job.apply(started(Stage::Emotion));
+        job.apply(emotion_done());
+        job.apply(started(Stage::Caption));
+        assert!(!job.takes_format());
+        assert_eq!(job.phase, before.phase);
+        assert_eq!(job.stages, before.stages);
+        assert_eq!(job.stage_status(Stage::Emotion), StageStatus::Done);
+        job.apply(ServerMsg::Done {
+            job: JobId(3),
+            track: TrackId::from_bits(5),
+            share_path: "/t/x".to_owned(),
+            seconds: 15.0,
+            reused: false,
+        });
+        assert_eq!(job.phase.name(), "done");
+    }
+
+    #[test]
+    fn a_refused_resume_ends_the_piece_unless_the_old_connection_still_holds_it() {
+        let refusal = |code| ServerMsg::Error {
+            code,
+            message: "piece 3 cannot be followed here".to_owned(),
+            job: Some(JobId(3)),
+        };
+        let mut job = Job::requested(JobKind::Compose);
+        job.apply(accepted(0));
+        job.connection_lost();
+        job.resume_messages(2);
+        job.apply(refusal(ErrorCode::Busy));
+        assert_eq!(job.phase, Phase::Running, "asked again later");
+        assert_eq!(job.link(), Link::Lost);
+        assert_eq!(job.resume_messages(2).len(), 1);
+        job.apply(refusal(ErrorCode::NotFound));
+        let Phase::Failed(problem) = &job.phase else {
+            panic!("expected a failure, got {:?}", job.phase)
+        };
+        assert_eq!(problem.code, ProblemCode::Server(ErrorCode::NotFound));
+        assert!(problem.summary.contains("picked up again"), "{problem:?}");
+        assert!(problem.detail.as_ref().unwrap().contains("piece 3"));
+        assert!(!job.is_reconnecting());
+    }
+
+    #[test]
+    fn a_cancel_while_reconnecting_follows_the_resume() {
+        let mut job = Job::requested(JobKind::Compose);
+        job.apply(accepted(0));
+        job.connection_lost();
+        job.cancelling();
+        assert_eq!(
+            job.resume_messages(0),
+            [
+                ClientMsg::Resume {
+                    job: JobId(3),
+                    from_frame: 0
+                },
+                ClientMsg::Cancel
+            ]
+        );
+        // Refused: it is gone either way.
+        job.apply(ServerMsg::Error {
+            code: ErrorCode::NotFound,
+            message: "gone".to_owned(),
+            job: Some(JobId(3)),
+        });
+        assert_eq!(job.phase, Phase::Cancelled);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! # Layout
 //! Pure logic (what the page shows, sends and schedules) lives in modules that do not touch
 //! the browser and are tested on the host: `route`, `backoff`, `connection`, `problem`,
-//! `form`, `painting`, `upload`, `compose`, `job`, `again`, `models_notice`, `share`, `audio`,
+//! `form`, `painting`, `upload`, `compose`, `job`, `resume` (picking a piece up again after the
+//! connection drops), `again`, `models_notice`, `share`, `audio`,
 //! `wav`, `timeline` (when each chunk of audio plays), `playback` (the player's state),
 //! `waveform` and `clock`. Browser code is kept thin: `api` (HTTP) and `ws` (the socket) talk
 //! to the server, `player` makes the Web Audio calls, `nav` moves between pages, `sharing`
@@ -33,6 +34,7 @@ mod playback;
 mod player;
 mod problem;
 mod qr;
+mod resume;
 mod rhythm;
 mod route;
 mod screen;

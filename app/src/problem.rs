@@ -127,6 +127,21 @@ impl Problem {
         .with_advice("Compose again once the page has reconnected.")
     }
 
+    /// The connection dropped while music was being made, and the server would not let the
+    /// page pick the piece up again (it gave up waiting, or another page follows it).
+    pub fn not_resumed(code: ErrorCode, message: &str) -> Self {
+        let problem = Problem::new(
+            ProblemCode::Server(code),
+            "The connection dropped while the music was being made, and the piece could not be \
+             picked up again.",
+        );
+        let problem = match message.trim() {
+            "" => problem,
+            said => problem.with_detail(format!("The server said: “{said}”")),
+        };
+        problem.with_advice("Compose again.")
+    }
+
     /// A track the server does not have.
     pub fn missing_track() -> Self {
         Problem::new(

@@ -1,23 +1,27 @@
 //! The home page's state, kept while the person visits other pages: the chosen painting, the
 //! form, the current piece and the player; and what the page does with them (upload a painting,
 //! compose, read the painting first, cancel, pick a gallery painting, play a stored piece, make
-//! a track again, read the painting aloud before its music). The kiosk uses it for visitors'
-//! own paintings.
+//! a track again, read the painting aloud before its music). A piece whose connection drops is
+//! picked up again on the next one, from the audio already here ([`crate::resume`]). The kiosk
+//! uses it for visitors' own paintings.
 
 use ekphrasis_shared::api::GalleryItem;
 use ekphrasis_shared::{ClientMsg, ErrorCode, JobId, TrackId};
+use gloo_timers::future::TimeoutFuture;
 use leptos::logging::warn;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::again::again;
 use crate::api;
+use crate::audio::ReceivedAudio;
 use crate::compose::{Blocker, Busy, blocker};
 use crate::form::ComposeForm;
 use crate::job::{Job, JobKind};
 use crate::painting::Painting;
 use crate::player::Player;
 use crate::problem::Problem;
+use crate::resume::{HELD_RETRY_MS, Link};
 use crate::upload::{UploadState, check_file};
 use crate::ws::{Connection, Incoming};
 use crate::{speech, spoken, wav};
@@ -51,7 +55,9 @@ impl Studio {
     pub fn new() -> Self {
         let job = RwSignal::new(Job::default());
         let player = Player::new();
-        let connection = Connection::open(move |incoming| receive(incoming, job, player));
+        let connection = Connection::open(move |incoming, connection| {
+            receive(incoming, connection, job, player)
+        });
         let studio = Studio {
             painting: RwSignal::new(Painting::Nothing),
             form: RwSignal::new(ComposeForm::default()),
@@ -238,10 +244,12 @@ impl Studio {
         }
     }
 
-    /// Stops the piece being made.
+    /// Stops the piece being made. While the page reconnects, the cancel follows the resume
+    /// on the next connection.
     pub fn cancel(&self) {
         self.stop_reading();
-        if self.connection.send(ClientMsg::Cancel).is_ok() {
+        let lost = self.job.with_untracked(|job| job.link() == Link::Lost);
+        if lost || self.connection.send(ClientMsg::Cancel).is_ok() {
             self.job.update(Job::cancelling);
             self.player.stop();
         }
@@ -363,27 +371,39 @@ fn reading_key(job: &Job) -> Option<String> {
     })
 }
 
-/// Files what the connection passes on: audio to the player, the rest to the piece.
-fn receive(incoming: Incoming, job: RwSignal<Job>, player: Player) {
+/// Files what the connection passes on: audio to the player, the rest to the piece; when the
+/// connection drops the piece waits for the next one, which asks for it again.
+fn receive(incoming: Incoming, connection: Connection, job: RwSignal<Job>, player: Player) {
     match incoming {
         Incoming::Message(message) => {
             let composing = job.with_untracked(|job| job.kind == JobKind::Compose);
             let was_active = job.with_untracked(Job::is_active);
+            let was_asked = job.with_untracked(|job| job.link() == Link::Asked);
             match &message {
                 ekphrasis_shared::ServerMsg::Accepted { settings, .. } if composing => {
                     player.set_expected(f64::from(settings.seconds));
                 }
+                // The format a resume repeats keeps what was received.
                 ekphrasis_shared::ServerMsg::AudioFormat {
                     sample_rate,
                     channels,
                     ..
-                } => player.begin(crate::audio::AudioFormat {
-                    sample_rate: *sample_rate,
-                    channels: *channels,
-                }),
+                } if job.try_update(Job::takes_format).unwrap_or(true) => {
+                    player.begin(crate::audio::AudioFormat {
+                        sample_rate: *sample_rate,
+                        channels: *channels,
+                    });
+                }
                 _ => {}
             }
             job.update(|job| job.apply(message.clone()));
+            // The old connection still held the piece at the server: ask again in a while.
+            if was_asked && job.with_untracked(|job| job.link() == Link::Lost) {
+                spawn_local(async move {
+                    TimeoutFuture::new(HELD_RETRY_MS).await;
+                    resume(connection, job, player);
+                });
+            }
             // The piece ended one way or another: what arrived plays out.
             let ended = was_active && !job.with_untracked(Job::is_active);
             if ended && composing {
@@ -402,10 +422,31 @@ fn receive(incoming: Incoming, job: RwSignal<Job>, player: Player) {
         Incoming::Audio(frame) => player.push(&frame),
         Incoming::UnreadableAudio => player.note_unreadable(),
         Incoming::Dropped => {
-            if job.with_untracked(Job::is_active) {
+            // A piece the server took goes on there, and what arrived goes on playing;
+            // otherwise what arrived plays out.
+            let was_active = job.with_untracked(Job::is_active);
+            let goes_on = job.try_update(Job::connection_lost).unwrap_or(false);
+            if was_active && !goes_on {
                 player.finish();
             }
-            job.update(Job::connection_lost);
+        }
+        Incoming::Connected => resume(connection, job, player),
+    }
+}
+
+/// Asks for the piece the last connection lost, from the audio frames already here.
+fn resume(connection: Connection, job: RwSignal<Job>, player: Player) {
+    let frames = player.audio().with_untracked(ReceivedAudio::next_frame);
+    let messages = job
+        .try_update(|job| job.resume_messages(frames))
+        .unwrap_or_default();
+    for message in messages {
+        if connection.send(message).is_err() {
+            // Gone again: the next connection asks.
+            job.update(|job| {
+                job.connection_lost();
+            });
+            return;
         }
     }
 }

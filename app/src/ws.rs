@@ -1,5 +1,6 @@
 //! The WebSocket to the server: opening it, the protocol handshake, passing on what the server
-//! sends, and reconnecting with backoff when it drops (but not after a protocol mismatch).
+//! sends, and reconnecting with backoff when it drops (but not after a protocol mismatch). The
+//! page hears when a socket drops and when a new one is ready, to pick its piece up again.
 
 use std::rc::Rc;
 
@@ -32,6 +33,8 @@ pub enum Incoming {
     UnreadableAudio,
     /// The connection dropped; a new one is being tried.
     Dropped,
+    /// A new connection completed its handshake: requests can be sent.
+    Connected,
 }
 
 /// Sending a message needs a connection that has completed its handshake.
@@ -57,13 +60,14 @@ enum SocketEnd {
 
 impl Connection {
     /// Connects to the server of this page and keeps connected, passing what arrives to
-    /// `on_incoming`.
-    pub fn open(on_incoming: impl Fn(Incoming) + 'static) -> Self {
+    /// `on_incoming`, with the connection to answer through.
+    pub fn open(on_incoming: impl Fn(Incoming, Connection) + 'static) -> Self {
         let connection = Connection {
             state: RwSignal::new(ConnectionState::Connecting),
             problem: RwSignal::new(None),
             outbox: StoredValue::new_local(None),
         };
+        let on_incoming = move |incoming: Incoming| on_incoming(incoming, connection);
         spawn_local(connection.keep_connected(Rc::new(on_incoming)));
         connection
     }
@@ -165,6 +169,7 @@ impl Connection {
                         greeted = true;
                         self.outbox.set_value(Some(outbox.clone()));
                         self.state.set(ConnectionState::Connected);
+                        on_incoming(Incoming::Connected);
                     }
                     Ok(ServerMsg::Error {
                         code: ErrorCode::ProtocolMismatch,

@@ -144,6 +144,51 @@ mod tests {
     }
 
     #[test]
+    fn served_variants_come_from_flags_or_the_file_and_unknown_names_are_refused() {
+        use ekphrasis_shared::domain::Variant;
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ekphrasis.toml");
+        std::fs::write(&file, "variants = [\"emotive\"]\n").unwrap();
+        let from_file = parse(&["--config", file.to_str().unwrap()])
+            .resolve()
+            .unwrap();
+        assert_eq!(from_file.variants, [Variant::Emotive]);
+        let cli = Cli::try_parse_from([
+            "ekphrasis",
+            "worker",
+            "--config",
+            file.to_str().unwrap(),
+            "--variants",
+            "lyrical,optimized",
+        ])
+        .unwrap();
+        let Command::Worker(worker) = cli.command else {
+            panic!("not worker");
+        };
+        assert_eq!(
+            worker.serve.resolve().unwrap().variants,
+            [Variant::Lyrical, Variant::Optimized],
+            "the flag wins over the file"
+        );
+        assert!(parse(&[]).resolve().unwrap().variants.is_empty(), "all");
+
+        let err = Cli::try_parse_from(["ekphrasis", "worker", "--variants", "lyrical,baroque"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("baroque") && err.contains("optimized"),
+            "{err}"
+        );
+        std::fs::write(&file, "variants = []\n").unwrap();
+        let err = parse(&["--config", file.to_str().unwrap()])
+            .resolve()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("variants"), "{err}");
+    }
+
+    #[test]
     fn a_broken_config_file_is_named() {
         let err = parse(&["--config", "/no/such/file.toml"])
             .resolve()

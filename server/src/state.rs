@@ -83,6 +83,7 @@ impl AppState {
                     Arc::clone(&gallery),
                     metrics.clone(),
                     shutdown.clone(),
+                    Duration::from_secs(config.resume_grace_secs),
                 )
                 .await;
                 (store, gallery, Arc::new(jobs.clone()), Some(jobs))

@@ -35,8 +35,10 @@ pub enum ClientMsg {
     Cancel,
     /// Follow a job this client started on another connection (after a reconnect, perhaps to
     /// another web node of a cluster): its messages are sent again from the start, and its
-    /// audio frames from frame `from_frame` on. Added in protocol 1 (a server without a cluster
-    /// keeps no job past its connection and answers `not_found`).
+    /// audio frames from frame `from_frame` on. Added in protocol 1. A job whose connection
+    /// closed without `cancel` goes on for the server's grace (30 s by default) waiting for
+    /// this; an unknown job, one that ended or was given up more than the grace ago, or one
+    /// another connection follows is refused (`not_found`, `busy`) naming it.
     Resume { job: JobId, from_frame: u32 },
 }
 

@@ -2,7 +2,7 @@
 //! (`ekphrasis worker`) of the debug binary the tests were built with, on loopback, sharing a
 //! broker, a database and an S3 prefix. Each node has its own data folder and log; a node is
 //! killed (SIGKILL) or stopped (SIGTERM) on demand, and killed when dropped or when the test
-//! process is gone.
+//! process is gone. A worker that must refuse to start is run to its exit.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -75,12 +75,40 @@ impl Node {
 
     /// Starts a worker with the tiny demo models and `slots` model slots.
     pub fn worker(shared: &Shared, name: &str, slots: usize) -> Self {
+        Self::worker_with(shared, name, slots, &[])
+    }
+
+    /// Starts a worker as [`Node::worker`] does, with `flags` added (e.g. `--variants lyrical`).
+    pub fn worker_with(shared: &Shared, name: &str, slots: usize, flags: &[&str]) -> Self {
         let data = tempfile::tempdir().expect("a temporary folder");
-        let mut command = Command::new(binary());
-        command
-            .arg("worker")
-            .args(["--name", name, "--demo", "--workers", &slots.to_string()]);
+        let command = worker_command(name, slots, flags);
         Self::start(command, shared, name, data, " listening on http://")
+    }
+
+    /// Runs a worker with `flags` added that must refuse to start: waits (at most a minute) for
+    /// it to exit unsuccessfully and returns its log, where it says why.
+    pub fn worker_refused(shared: &Shared, name: &str, flags: &[&str]) -> String {
+        let data = tempfile::tempdir().expect("a temporary folder");
+        let mut command = worker_command(name, 1, flags);
+        configure(&mut command, shared, data.path());
+        command.stdout(Stdio::null());
+        let mut child = command.spawn().expect("the ekphrasis binary starts");
+        watch_over(child.id());
+        let log = || std::fs::read_to_string(data.path().join("node.log")).unwrap_or_default();
+        for _ in 0..600 {
+            if let Some(status) = child.try_wait().expect("the worker's status") {
+                assert!(
+                    !status.success(),
+                    "worker {name} exited happily; its log:\n{}",
+                    log()
+                );
+                return log();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("worker {name} did not refuse to start; its log:\n{}", log());
     }
 
     fn start(
@@ -90,21 +118,7 @@ impl Node {
         data: tempfile::TempDir,
         ready: &str,
     ) -> Self {
-        let log = std::fs::File::create(data.path().join("node.log")).expect("a log file");
-        command
-            .args(["--addr", "127.0.0.1:0"])
-            .arg("--data")
-            .arg(data.path().join("data"))
-            .args(["--broker", &shared.broker])
-            .args(["--database", &shared.database])
-            .args(["--store", &shared.store])
-            .args(["--ack-wait-secs", &shared.ack_wait_secs.to_string()])
-            .args(["--queue-capacity", &shared.queue_capacity.to_string()])
-            .envs(shared.env.iter().cloned())
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log);
+        configure(&mut command, shared, data.path());
         let mut child = command.spawn().expect("the ekphrasis binary starts");
         watch_over(child.id());
         let stdout = child.stdout.take().expect("piped stdout");
@@ -164,6 +178,36 @@ impl Node {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// `ekphrasis worker` on the tiny demo models with `slots` slots and `flags`.
+fn worker_command(name: &str, slots: usize, flags: &[&str]) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .arg("worker")
+        .args(["--name", name, "--demo", "--workers", &slots.to_string()])
+        .args(flags);
+    command
+}
+
+/// What every node is given: a loopback port, a data folder under `data`, the cluster's
+/// servers; its stderr goes to `data/node.log`, its stdout to a pipe.
+fn configure(command: &mut Command, shared: &Shared, data: &std::path::Path) {
+    let log = std::fs::File::create(data.join("node.log")).expect("a log file");
+    command
+        .args(["--addr", "127.0.0.1:0"])
+        .arg("--data")
+        .arg(data.join("data"))
+        .args(["--broker", &shared.broker])
+        .args(["--database", &shared.database])
+        .args(["--store", &shared.store])
+        .args(["--ack-wait-secs", &shared.ack_wait_secs.to_string()])
+        .args(["--queue-capacity", &shared.queue_capacity.to_string()])
+        .envs(shared.env.iter().cloned())
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log);
 }
 
 /// Kills process `node` once this test process is gone (killed, it runs no destructor), so no

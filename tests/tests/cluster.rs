@@ -3,7 +3,9 @@
 //! SeaweedFS's S3 (a fresh prefix each). A piece made across nodes equals the single process's;
 //! duplicates run once; cancels reach queued and running jobs; a full queue refuses; a killed
 //! worker's job runs again elsewhere and is finished once; a client of a killed web node
-//! resumes on another from its last frame; two workers racing one request key leave one row.
+//! resumes on another from its last frame; two workers racing one request key leave one row;
+//! workers started with `--variants` take only their variants' jobs, a variant no live worker
+//! serves is refused, and a job queued while its only worker restarts is still made.
 
 use std::time::Duration;
 
@@ -12,12 +14,15 @@ use ekphrasis_e2e::ws::{JobTranscript, Received};
 use ekphrasis_e2e::{TestServer, WsClient, cluster, images};
 use ekphrasis_server::cluster::broker::{Broker, BrokerOptions};
 use ekphrasis_server::cluster::envelope::Submission;
+use ekphrasis_server::cluster::roster::Roster;
 use ekphrasis_server::cluster::web::ClusterJobs;
 use ekphrasis_server::store::{self, JobKind, JobRow, JobState, RequestKey};
-use ekphrasis_shared::api::{Health, UploadedImage};
+use ekphrasis_shared::api::{Health, ModelsStatus, UploadedImage};
+use ekphrasis_shared::domain::Variant;
 use ekphrasis_shared::{
     AudioFrame, ClientMsg, ErrorCode, GenerateRequest, ImageRef, JobId, ServerMsg, TrackId,
 };
+use tokio_util::sync::CancellationToken;
 
 /// One test's cluster: its own broker, a fresh database and S3 prefix.
 struct Cluster {
@@ -66,6 +71,11 @@ impl Cluster {
     fn worker(&self, name: &str) -> Node {
         Node::worker(&self.shared, name, 1)
     }
+
+    /// A one-slot worker started with `--variants variants`.
+    fn worker_serving(&self, name: &str, variants: &str) -> Node {
+        Node::worker_with(&self.shared, name, 1, &["--variants", variants])
+    }
 }
 
 async fn upload(node_url: &str) -> UploadedImage {
@@ -90,8 +100,23 @@ fn request(image: &UploadedImage, seconds: f32, seed: u64) -> GenerateRequest {
     request
 }
 
+/// [`request`] in `variant`.
+fn request_in(variant: Variant, image: &UploadedImage, seconds: f32, seed: u64) -> GenerateRequest {
+    let mut request = request(image, seconds, seed);
+    request.variant = Some(variant);
+    request
+}
+
 /// Waits until the web node sees `workers` live workers.
 async fn wait_for_workers(web: &Node, workers: usize) -> Health {
+    wait_for_health(web, &format!("{workers} workers"), |health| {
+        live_workers(health).len() >= workers
+    })
+    .await
+}
+
+/// Waits (10 s at most) until the web node's health answer is as `seen` wants it.
+async fn wait_for_health(web: &Node, what: &str, seen: impl Fn(&Health) -> bool) -> Health {
     for _ in 0..200 {
         let health: Health = reqwest::get(web.url("/api/health"))
             .await
@@ -99,19 +124,29 @@ async fn wait_for_workers(web: &Node, workers: usize) -> Health {
             .json()
             .await
             .unwrap();
-        if health
-            .cluster
-            .as_ref()
-            .is_some_and(|c| c.workers.len() >= workers)
-        {
+        if seen(&health) {
             return health;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!(
-        "the web node never saw {workers} workers; its log:\n{}",
-        web.log()
-    );
+    panic!("the web node never saw {what}; its log:\n{}", web.log());
+}
+
+/// The live workers' names, as a web node's health answer lists them.
+fn live_workers(health: &Health) -> Vec<String> {
+    health
+        .cluster
+        .as_ref()
+        .map(|c| c.workers.clone())
+        .unwrap_or_default()
+}
+
+/// The variants a health answer offers (what the app lets people choose).
+fn offered(health: &Health) -> Vec<Variant> {
+    match &health.models {
+        ModelsStatus::Ready { variants, .. } => variants.clone(),
+        ModelsStatus::Unavailable { .. } => Vec::new(),
+    }
 }
 
 fn done(transcript: &JobTranscript) -> TrackId {
@@ -688,4 +723,186 @@ async fn a_job_that_stops_every_worker_is_given_up_and_its_client_told() {
     let row = job_row(&cluster, job).await;
     assert_eq!(row.state, JobState::Failed);
     assert_eq!(track_rows(&cluster.shared.database).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_take_only_the_variants_they_serve_and_others_are_refused() {
+    let cluster = Cluster::new(8);
+    // What the models cannot serve, or no variant at all, stops a worker before it starts.
+    let log = Node::worker_refused(&cluster.shared, "worker-x", &["--variants", "optimized"]);
+    assert!(
+        log.contains("--variants names optimized") && log.contains("fine-tuned MusicGen"),
+        "{log}"
+    );
+    let log = Node::worker_refused(
+        &cluster.shared,
+        "worker-y",
+        &["--variants", "lyrical,baroque"],
+    );
+    assert!(log.contains("unknown variant `baroque`"), "{log}");
+
+    let web = cluster.web("web-a");
+    let mut lyrical = cluster.worker_serving("worker-lyrical", "lyrical");
+    let mut emotive = cluster.worker_serving("worker-emotive", "emotive");
+    let health = wait_for_workers(&web, 2).await;
+    assert_eq!(offered(&health), [Variant::Emotive, Variant::Lyrical]);
+    // Each card lists only its worker's variants.
+    let broker = Broker::connect(
+        &cluster.shared.broker,
+        "test",
+        BrokerOptions {
+            queue_capacity: 8,
+            ack_wait: Duration::from_secs(3),
+            max_deliver: BrokerOptions::MAX_DELIVER,
+            output_kept: BrokerOptions::OUTPUT_KEPT,
+        },
+    )
+    .await
+    .unwrap();
+    let watching = CancellationToken::new();
+    let cards: Vec<(String, Vec<Variant>, Vec<Variant>)> = Roster::watch(broker, watching.clone())
+        .await
+        .cards()
+        .into_iter()
+        .map(|c| (c.name, c.variants, c.composers.into_keys().collect()))
+        .collect();
+    watching.cancel();
+    assert_eq!(
+        cards,
+        [
+            (
+                "worker-emotive".into(),
+                vec![Variant::Emotive],
+                vec![Variant::Emotive]
+            ),
+            (
+                "worker-lyrical".into(),
+                vec![Variant::Lyrical],
+                vec![Variant::Lyrical]
+            ),
+        ]
+    );
+    let worker_health: serde_json::Value = reqwest::get(lyrical.url("/api/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(worker_health["variants"], serde_json::json!(["lyrical"]));
+
+    // Two pieces of each variant at once: each runs on the worker that serves it.
+    let image = upload(&web.url("")).await;
+    let mut clients = Vec::new();
+    for (seed, variant) in [Variant::Lyrical, Variant::Emotive]
+        .into_iter()
+        .cycle()
+        .take(4)
+        .enumerate()
+    {
+        let mut client = WsClient::handshake(&web.ws_url()).await;
+        client
+            .send(&ClientMsg::Generate(request_in(
+                variant,
+                &image,
+                1.0,
+                30 + seed as u64,
+            )))
+            .await;
+        clients.push((variant, client));
+    }
+    for (variant, client) in &mut clients {
+        let made = client.collect_job_within(Duration::from_secs(60)).await;
+        done(&made);
+        let row = job_row(&cluster, job_of(&made)).await;
+        assert_eq!(row.settings.variant, *variant);
+        assert_eq!(
+            row.worker.as_deref(),
+            Some(format!("worker-{variant}").as_str()),
+            "the {variant} piece ran on the worker serving {variant}"
+        );
+    }
+
+    // A variant no worker serves is refused at once, not queued.
+    let mut client = WsClient::handshake(&web.ws_url()).await;
+    client
+        .send(&ClientMsg::Generate(request_in(
+            Variant::Narrative,
+            &image,
+            1.0,
+            40,
+        )))
+        .await;
+    let (code, message) = client.recv_error().await;
+    assert_eq!(code, ErrorCode::ModelsUnavailable, "{message}");
+    assert!(message.contains("narrative"), "{message}");
+
+    // The lyrical worker stops: its card goes with it, and lyrical is refused.
+    lyrical.terminate();
+    let health = wait_for_health(&web, "the lyrical worker gone", |health| {
+        live_workers(health) == ["worker-emotive"]
+    })
+    .await;
+    assert_eq!(offered(&health), [Variant::Emotive]);
+    client
+        .send(&ClientMsg::Generate(request_in(
+            Variant::Lyrical,
+            &image,
+            1.0,
+            41,
+        )))
+        .await;
+    let (code, message) = client.recv_error().await;
+    assert_eq!(code, ErrorCode::ModelsUnavailable, "{message}");
+    assert!(message.contains("lyrical"), "{message}");
+
+    // The only emotive worker restarts with one piece running and one waiting: both are made
+    // once it is back, the running one again from its start.
+    let mut running = WsClient::handshake(&web.ws_url()).await;
+    running
+        .send(&ClientMsg::Generate(request_in(
+            Variant::Emotive,
+            &image,
+            8.0,
+            42,
+        )))
+        .await;
+    let (running_job, _) = until_first_audio(&mut running).await;
+    let mut waiting = WsClient::handshake(&web.ws_url()).await;
+    waiting
+        .send(&ClientMsg::Generate(request_in(
+            Variant::Emotive,
+            &image,
+            1.0,
+            43,
+        )))
+        .await;
+    let waiting_job = match waiting.recv().await {
+        Received::Msg(ServerMsg::Accepted {
+            job, position: 1, ..
+        }) => job,
+        other => panic!("expected accepted at place 1, got {other:?}"),
+    };
+    emotive.terminate();
+    wait_for_health(&web, "no worker", |health| live_workers(health).is_empty()).await;
+    assert_eq!(job_row(&cluster, waiting_job).await.state, JobState::Queued);
+    let _emotive = cluster.worker_serving("worker-emotive", "emotive");
+
+    let rest = running.collect_job_within(Duration::from_secs(60)).await;
+    done(&rest);
+    assert!(
+        rest.messages
+            .iter()
+            .any(|m| matches!(m, ServerMsg::Restarted { attempt: 2, .. })),
+        "{:?}",
+        rest.messages
+    );
+    let made = waiting.collect_job_within(Duration::from_secs(60)).await;
+    done(&made);
+    for (job, attempt) in [(running_job, 2), (waiting_job, 1)] {
+        let row = job_row(&cluster, job).await;
+        assert_eq!(
+            (row.state, row.attempt, row.worker.as_deref()),
+            (JobState::Done, attempt, Some("worker-emotive"))
+        );
+    }
 }

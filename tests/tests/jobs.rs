@@ -334,9 +334,11 @@ async fn cancel_stops_a_job_mid_music_and_the_connection_goes_on() {
     );
 }
 
+/// Without a grace (`--resume-grace-secs 0`) a client that leaves stops its job at once; with
+/// one, the job waits for the client to come back (`tests/tests/resume.rs`).
 #[tokio::test]
-async fn a_client_that_leaves_stops_its_job() {
-    let server = TestServer::start().await;
+async fn without_a_grace_a_client_that_leaves_stops_its_job() {
+    let server = TestServer::start_with(|config| config.resume_grace_secs = 0).await;
     let image = upload(&server).await;
     let mut client = WsClient::handshake(&server.ws_url()).await;
     client

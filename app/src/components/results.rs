@@ -21,7 +21,7 @@ pub fn Results(studio: Studio) -> impl IntoView {
     let connection = studio.connection;
     let status = Memo::new(move |_| {
         let chosen = studio.painting.with(|p| p.image().is_some());
-        job.with(|job| job.phase.words_with(chosen))
+        job.with(|job| job.status_words(chosen))
     });
     let settings = Memo::new(move |_| job.with(|job| job.settings.as_ref().map(settings_words)));
     let finished = Memo::new(move |_| job.with(|job| job.finished().cloned()));
@@ -57,7 +57,14 @@ pub fn Results(studio: Studio) -> impl IntoView {
                 {move || {
                     connection.problem().map(|problem| view! { <ProblemNotice problem=problem /> })
                 }}
-                <p class="status-line" data-testid="status">{move || status.get()}</p>
+                <p
+                    class="status-line"
+                    data-testid="status"
+                    data-phase=move || job.with(|job| job.phase.name())
+                    data-link=move || job.with(|job| job.link().name())
+                >
+                    {move || status.get()}
+                </p>
                 {move || settings.get().map(|words| view! { <p class="settings-line">{words}</p> })}
                 <Show when=move || accepted.get()>
                     <ol class="stage-list">

@@ -1,6 +1,7 @@
 //! Which workers are alive and what they serve: each worker publishes its card (variants,
 //! model revisions, slots) every few seconds to a stream that keeps the last card of each for
-//! [`CARD_KEPT`]; web nodes read the cards into one [`RuntimeInfo`].
+//! [`CARD_KEPT`], and withdraws it when it stops; web nodes read the cards into one
+//! [`RuntimeInfo`].
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -21,6 +22,8 @@ pub const CARD_KEPT: Duration = Duration::from_secs(20);
 pub const CARD_EVERY: Duration = Duration::from_secs(5);
 /// How often a web node reads the cards.
 const READ_EVERY: Duration = Duration::from_secs(1);
+/// The role of the base MusicGen, which composes a variant without a fine-tuned one.
+const BASE_COMPOSER: &str = "musicgen";
 
 /// What one worker serves.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +64,21 @@ impl WorkerCard {
             .context("storing the worker's card")?;
         Ok(())
     }
+
+    /// Takes the card off the broker (a worker stopping), so web nodes stop offering what only
+    /// it served within a second rather than after [`CARD_KEPT`].
+    pub async fn withdraw(&self, broker: &Broker) -> anyhow::Result<()> {
+        broker
+            .jetstream
+            .get_stream(subjects::WORKERS_STREAM)
+            .await
+            .context("the workers' stream")?
+            .purge()
+            .filter(subjects::worker_card(&self.name))
+            .await
+            .context("withdrawing the worker's card")?;
+        Ok(())
+    }
 }
 
 /// The live workers' cards as one runtime description, kept fresh by a background task.
@@ -99,10 +117,15 @@ impl Roster {
 
     /// The live workers' cards.
     pub fn cards(&self) -> Vec<WorkerCard> {
+        self.snapshot().1
+    }
+
+    /// What the live workers serve together and their cards, from one reading.
+    pub fn snapshot(&self) -> (RuntimeInfo, Vec<WorkerCard>) {
         self.info
             .read()
-            .map(|info| info.1.clone())
-            .unwrap_or_default()
+            .map(|info| info.clone())
+            .unwrap_or_else(|_| (merge(&[]), Vec::new()))
     }
 
     /// Reads every card now (a broker error keeps the last reading).
@@ -147,8 +170,9 @@ async fn read_cards(broker: &Broker) -> anyhow::Result<Vec<WorkerCard>> {
     Ok(cards)
 }
 
-/// The cards as one runtime: every variant some worker serves; revisions and composers as the
-/// workers report them (a variant's own composer wins).
+/// The cards as one runtime: every variant some worker serves; revisions as the workers report
+/// them, the first card's first; each variant's composer as the workers serving it report it, a
+/// variant's own fine-tuned MusicGen winning over the base one.
 pub fn merge(cards: &[WorkerCard]) -> RuntimeInfo {
     let mut info = RuntimeInfo {
         revisions: BTreeMap::new(),
@@ -169,9 +193,13 @@ pub fn merge(cards: &[WorkerCard]) -> RuntimeInfo {
             }
         }
         for (variant, role) in &card.composers {
-            info.composers
+            let composer = info
+                .composers
                 .entry(*variant)
                 .or_insert_with(|| role.clone());
+            if *composer == BASE_COMPOSER {
+                composer.clone_from(role);
+            }
         }
         info.demo |= card.demo;
         if info.sample_rate == 0 {
@@ -211,6 +239,21 @@ mod tests {
         assert_eq!(info.revisions["musicgen"], "a");
         assert_eq!(info.sample_rate, 32_000);
         assert!(merge(&[]).variants.is_empty());
+        // Whichever worker comes first, a variant's own fine-tuned MusicGen is named.
+        let mut tuned = card("0-tuned", &[Variant::Lyrical, Variant::Optimized]);
+        tuned.composers = BTreeMap::from([
+            (Variant::Lyrical, "musicgen-lyrical".into()),
+            (Variant::Optimized, "optimized".into()),
+        ]);
+        for cards in [
+            [card("a", &[Variant::Lyrical]), tuned.clone()],
+            [tuned, card("a", &[Variant::Lyrical])],
+        ] {
+            let info = merge(&cards);
+            assert_eq!(info.composers[&Variant::Lyrical], "musicgen-lyrical");
+            assert_eq!(info.composers[&Variant::Optimized], "optimized");
+            assert_eq!(info.variants, [Variant::Lyrical, Variant::Optimized]);
+        }
         let json = serde_json::to_string(&card("a", &[Variant::Lyrical])).unwrap();
         assert_eq!(
             serde_json::from_str::<WorkerCard>(&json).unwrap(),

@@ -18,6 +18,14 @@ pub const WORKERS_STREAM: &str = "EKPHRASIS_WORKERS";
 pub const WORKERS_ALL: &str = "ekphrasis.workers.*";
 /// Every job's cancel subject (plain NATS, not a stream).
 pub const CANCEL_ALL: &str = "ekphrasis.cancel.*";
+/// A web node holding a job for a session (following it, or detached in its grace) answers on
+/// the job's follow subject (plain NATS request and reply): [`FOLLOWED`], [`RELEASED`] or
+/// [`GIVEN_UP`]; nobody answers for a job no web node holds.
+pub const FOLLOWED: &[u8] = b"followed";
+/// The answer of a web node that held the job detached: it lets it go to the asker.
+pub const RELEASED: &[u8] = b"released";
+/// The answer of a web node that cancelled the job when nobody came back within the grace.
+pub const GIVEN_UP: &[u8] = b"given_up";
 
 /// Where a submission for `variant` goes.
 pub fn submission(variant: Variant) -> String {
@@ -44,6 +52,11 @@ pub fn cancel(job: JobId) -> String {
     format!("ekphrasis.cancel.{}", job.0)
 }
 
+/// Where web nodes ask who holds `job` before a session follows it again.
+pub fn follow(job: JobId) -> String {
+    format!("ekphrasis.follow.{}", job.0)
+}
+
 /// The job a cancel subject names.
 pub fn cancelled_job(subject: &str) -> Option<JobId> {
     subject
@@ -67,5 +80,6 @@ mod tests {
         assert_eq!(cancelled_job(&cancel(JobId(42))), Some(JobId(42)));
         assert_eq!(cancelled_job("ekphrasis.cancel.x"), None);
         assert_eq!(out(JobId(7)), "ekphrasis.out.7");
+        assert_eq!(follow(JobId(7)), "ekphrasis.follow.7");
     }
 }

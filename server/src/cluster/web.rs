@@ -1,10 +1,13 @@
 //! The web node's job runtime: a request becomes a row in the shared database and a submission
 //! on the broker's work queue; the job's messages and frames come back through the broker's
 //! output stream, from whichever worker runs it, so any web node can follow any job and a
-//! reconnecting client resumes from its last frame.
+//! reconnecting client resumes from its last frame. A session whose client goes away leaves its
+//! job detached for the grace; the web node holding it answers on the job's follow subject, so
+//! that a `resume` on any web node takes it over (or is refused while another session follows
+//! it), and cancels it when the grace runs out with nobody back.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -23,12 +26,14 @@ use super::subjects;
 use crate::gallery::Gallery;
 use crate::jobs::{JobBackend, JobHandle, JobKind, Outgoing, Refusal, RuntimeInfo, StopJob};
 use crate::metrics::{Metrics, Outcome};
-use crate::store::{JobKind as StoredKind, JobRow, JobState, RequestKey, Store};
+use crate::store::{JobKind as StoredKind, JobRow, JobState, RequestKey, Store, unix_now};
 
 /// The JetStream error a full work queue answers a publish with.
 const STREAM_FULL: u64 = 10077;
 /// How often a waiting job's place is looked up.
 const POSITION_EVERY: Duration = Duration::from_secs(1);
+/// How long a `resume` waits for the web node holding the job to answer.
+const CLAIM_WAIT: Duration = Duration::from_secs(2);
 
 /// Jobs through the broker, cheaply cloned.
 #[derive(Clone)]
@@ -47,17 +52,21 @@ struct Inner {
     /// The web node's own shutdown: its sessions' jobs are left running for the clients to
     /// follow from another web node.
     leaving: CancellationToken,
+    /// How long a detached job waits for its client, and a finished one may still be resumed.
+    grace: Duration,
 }
 
 impl ClusterJobs {
     /// A web node's runtime over a connected broker and the shared store. When `leaving` is
-    /// cancelled (the node shuts down), the jobs its sessions follow are not cancelled.
+    /// cancelled (the node shuts down), the jobs its sessions follow are not cancelled. A job
+    /// whose client went away waits `grace` for it.
     pub async fn start(
         broker: Broker,
         store: Store,
         gallery: Arc<Gallery>,
         metrics: Metrics,
         leaving: CancellationToken,
+        grace: Duration,
     ) -> Self {
         let stop = CancellationToken::new();
         let roster = Roster::watch(broker.clone(), stop.clone()).await;
@@ -76,6 +85,7 @@ impl ClusterJobs {
                 closed: AtomicBool::new(false),
                 stop,
                 leaving,
+                grace,
             }),
         }
     }
@@ -151,7 +161,10 @@ impl ClusterJobs {
             stopped: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             queue_seq: AtomicU64::new(0),
+            hold: Mutex::new(Hold::Followed),
+            let_go: CancellationToken::new(),
         });
+        tokio::spawn(answer_claims(Arc::clone(&stopper)));
         let relay = Relay {
             job,
             from_frame,
@@ -185,6 +198,32 @@ impl ClusterJobs {
         };
         read.await
             .map_err(|e: anyhow::Error| broker_failed(broker, &e))
+    }
+
+    /// Asks whether another session holds `job`: a web node following it refuses, one holding
+    /// it detached lets it go, one that gave it up says so; nobody answers for a job no web
+    /// node holds (its node went away, or it was never followed).
+    async fn claim(&self, job: JobId) -> Result<(), Refusal> {
+        let request = async_nats::Request::new()
+            .payload(bytes::Bytes::new())
+            .timeout(Some(CLAIM_WAIT));
+        let client = &self.inner.broker.client;
+        match client.send_request(subjects::follow(job), request).await {
+            Ok(answer) if answer.payload.as_ref() == subjects::FOLLOWED => Err(Refusal::new(
+                ErrorCode::Busy,
+                format!("piece {job} is followed by another connection"),
+            )),
+            Ok(answer) if answer.payload.as_ref() == subjects::GIVEN_UP => {
+                Err(given_up(job, self.inner.grace))
+            }
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == async_nats::client::RequestErrorKind::NoResponders => Ok(()),
+            Err(e) => {
+                // A node that cannot answer cannot hold the job back either.
+                tracing::warn!(%job, error = %e, "asking who follows a job");
+                Ok(())
+            }
+        }
     }
 }
 
@@ -291,6 +330,18 @@ impl JobBackend for ClusterJobs {
             }
             Err(e) => return Err(database_failed(&e)),
         };
+        let grace = self.inner.grace;
+        let ended_ago = unix_now().saturating_sub(row.updated_at);
+        if row.state.is_finished() && ended_ago > grace.as_secs() as i64 {
+            return Err(Refusal::new(
+                ErrorCode::NotFound,
+                format!(
+                    "piece {job} ended more than {} s ago: it can no longer be followed",
+                    grace.as_secs()
+                ),
+            ));
+        }
+        self.claim(job).await?;
         let position = match row.state {
             JobState::Queued => 1,
             _ => 0,
@@ -310,6 +361,7 @@ impl JobBackend for ClusterJobs {
 
 /// How a web node stops a cluster job: the database's cancel flag, the queued submission
 /// deleted if it still waits, and a cancel message the running worker hears within a step.
+/// It also holds the job for its session (see [`Hold`]).
 struct ClusterStop {
     job: JobId,
     inner: Arc<Inner>,
@@ -317,6 +369,52 @@ struct ClusterStop {
     /// The job's last message went by: nothing to stop.
     ended: AtomicBool,
     queue_seq: AtomicU64,
+    hold: Mutex<Hold>,
+    /// Cancelled when this node holds the job no more: answering on its follow subject ends.
+    let_go: CancellationToken,
+}
+
+/// How this web node holds a job for a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hold {
+    /// A session follows it here.
+    Followed,
+    /// Its client went away; the grace runs.
+    Detached,
+    /// A `resume` elsewhere took it over.
+    Released,
+    /// Nobody came back within the grace: it was cancelled.
+    GivenUp,
+}
+
+impl ClusterStop {
+    fn hold(&self) -> MutexGuard<'_, Hold> {
+        self.hold.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The answer to a web node asking who holds the job; a detached job is let go to it.
+    fn answer(&self) -> &'static [u8] {
+        let mut hold = self.hold();
+        match *hold {
+            Hold::Followed => subjects::FOLLOWED,
+            Hold::GivenUp => subjects::GIVEN_UP,
+            Hold::Detached | Hold::Released => {
+                *hold = Hold::Released;
+                self.let_go.cancel();
+                subjects::RELEASED
+            }
+        }
+    }
+
+    /// Whether the grace ran out with the job still detached: it is given up.
+    fn give_up(&self) -> bool {
+        let mut hold = self.hold();
+        if *hold != Hold::Detached {
+            return false;
+        }
+        *hold = Hold::GivenUp;
+        true
+    }
 }
 
 impl StopJob for ClusterStop {
@@ -336,6 +434,81 @@ impl StopJob for ClusterStop {
     fn is_stopped(&self) -> bool {
         self.stopped.load(Ordering::SeqCst) || self.ended.load(Ordering::SeqCst)
     }
+
+    fn detach(self: Arc<Self>) {
+        if self.inner.leaving.is_cancelled() {
+            // This node goes away: its jobs go on for their clients to follow elsewhere.
+            self.let_go.cancel();
+            return;
+        }
+        *self.hold() = Hold::Detached;
+        tracing::info!(job = %self.job, "its client went away: it goes on for a while");
+        tokio::spawn(async move {
+            let grace = self.inner.grace;
+            tokio::select! {
+                () = self.let_go.cancelled() => return,
+                () = tokio::time::sleep(grace) => {}
+            }
+            let finished = matches!(
+                self.inner.store.jobs.get(self.job).await,
+                Ok(Some(row)) if row.state.is_finished()
+            );
+            if finished {
+                // Its output stays in the broker; a resume follows it there.
+                self.let_go.cancel();
+                return;
+            }
+            if !self.give_up() {
+                return;
+            }
+            tracing::info!(job = %self.job, "nobody came back for it: cancelled");
+            self.cancel();
+            // Say so to a client that comes back late, until the job's row (whole seconds)
+            // shows it ended more than a grace ago.
+            tokio::time::sleep(grace + Duration::from_secs(2)).await;
+            self.let_go.cancel();
+        });
+    }
+}
+
+/// Answers on `stop`'s job's follow subject while this node holds the job.
+async fn answer_claims(stop: Arc<ClusterStop>) {
+    let client = &stop.inner.broker.client;
+    let mut asks = match client.subscribe(subjects::follow(stop.job)).await {
+        Ok(asks) => asks,
+        Err(e) => {
+            tracing::warn!(job = %stop.job, error = %e, "answering for a followed job");
+            return;
+        }
+    };
+    loop {
+        let ask = tokio::select! {
+            () = stop.let_go.cancelled() => return,
+            ask = asks.next() => match ask {
+                Some(ask) => ask,
+                None => return,
+            },
+        };
+        let Some(reply) = ask.reply else { continue };
+        let answer = stop.answer();
+        if let Err(e) = client.publish(reply, answer.into()).await {
+            tracing::warn!(job = %stop.job, error = %e, "answering for a followed job");
+        }
+        if answer == subjects::RELEASED {
+            return;
+        }
+    }
+}
+
+/// The refusal of a job given up when nobody came back for it.
+fn given_up(job: JobId, grace: Duration) -> Refusal {
+    Refusal::new(
+        ErrorCode::NotFound,
+        format!(
+            "piece {job} was cancelled: nobody came back for it within {} s",
+            grace.as_secs()
+        ),
+    )
 }
 
 async fn cancel(job: JobId, seq: u64, inner: &Inner) -> anyhow::Result<()> {
@@ -393,7 +566,7 @@ impl Relay {
         let mut places = tokio::time::interval(POSITION_EVERY);
         loop {
             let message = tokio::select! {
-                () = self.to_session.closed() => return,
+                () = self.to_session.closed() => return self.session_gone(),
                 _ = places.tick(), if !started => {
                     self.tell_place().await;
                     continue;
@@ -431,10 +604,22 @@ impl Relay {
             let ends = update.ends_job();
             if ends {
                 self.stopper.ended.store(true, Ordering::SeqCst);
+                self.stopper.let_go.cancel();
             }
-            if self.to_session.send(update).is_err() || ends {
+            if self.to_session.send(update).is_err() {
+                return self.session_gone();
+            }
+            if ends {
                 return;
             }
+        }
+    }
+
+    /// The session let go of the job: detached, the job stays held here for its grace;
+    /// otherwise this node holds it no more.
+    fn session_gone(&self) {
+        if *self.stopper.hold() != Hold::Detached {
+            self.stopper.let_go.cancel();
         }
     }
 
@@ -466,6 +651,7 @@ impl Relay {
 
     fn fail(&self, message: &str) {
         self.stopper.ended.store(true, Ordering::SeqCst);
+        self.stopper.let_go.cancel();
         let _ = self.to_session.send(Outgoing::Message(ServerMsg::Error {
             code: ErrorCode::Internal,
             message: message.into(),

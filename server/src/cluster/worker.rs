@@ -1,9 +1,10 @@
 //! The worker process (`ekphrasis worker`): it loads its models into `--workers` slots, takes a
-//! submission from the broker only when a slot is free, runs it on this process's job runtime,
-//! publishes the job's messages and frames in order, and acknowledges the submission last —
-//! after the track is in the store and the database (the commit point) and `done` is out. A
-//! worker that stops mid-job stops reporting progress, and the broker hands the job to another
-//! worker, which tells followers it `restarted`.
+//! submission of a variant it serves (`--variants`, else every one its models run) from the
+//! broker only when a slot is free, runs it on this process's job runtime, publishes the job's
+//! messages and frames in order, and acknowledges the submission last — after the track is in
+//! the store and the database (the commit point) and `done` is out. A worker that stops mid-job
+//! stops reporting progress, and the broker hands the job to another worker, which tells
+//! followers it `restarted`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::PullConsumer;
+use ekphrasis_shared::domain::Variant;
 use ekphrasis_shared::{ErrorCode, JobId, ServerMsg};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, Semaphore};
@@ -102,6 +104,11 @@ impl Worker {
         self.running.lock().map_or(0, |running| running.len())
     }
 
+    /// The variants it takes jobs of.
+    pub fn variants(&self) -> &[Variant] {
+        &self.jobs.info().variants
+    }
+
     /// Slots: jobs it runs at once.
     pub fn slots(&self) -> usize {
         self.slots
@@ -123,7 +130,7 @@ impl Worker {
         let card = WorkerCard::new(&self.name, &info, self.slots);
         card.publish(&self.broker).await?;
         let heartbeat = {
-            let (broker, stop) = (self.broker.clone(), stop.clone());
+            let (broker, stop, card) = (self.broker.clone(), stop.clone(), card.clone());
             tokio::spawn(async move {
                 let mut every = tokio::time::interval(CARD_EVERY);
                 loop {
@@ -208,6 +215,12 @@ impl Worker {
         listening.abort();
         for waker in wakers {
             waker.abort();
+        }
+        // No card published after the withdrawal; the variants only this worker served are
+        // refused from now on, while their queued jobs wait for a worker.
+        let _ = heartbeat.await;
+        if let Err(e) = card.withdraw(&self.broker).await {
+            tracing::warn!(error = format!("{e:#}"), "withdrawing the card");
         }
         // Let running jobs hand themselves back (each notices `stop`).
         let _ = tokio::time::timeout(

@@ -1,7 +1,7 @@
 //! `ekphrasis worker`: a cluster's model worker. It takes `serve`'s flags (the models, the
-//! device, `--workers` slots, `--broker`, `--database`, `--store`), answers only
-//! `/api/health` and `/metrics` on `--addr`, and runs jobs from the broker until SIGINT or
-//! SIGTERM, when running jobs go back to the broker for another worker.
+//! device, `--workers` slots, `--variants` it serves, `--broker`, `--database`, `--store`),
+//! answers only `/api/health` and `/metrics` on `--addr`, and runs jobs from the broker until
+//! SIGINT or SIGTERM, when running jobs go back to the broker for another worker.
 
 use std::sync::Arc;
 
@@ -119,6 +119,7 @@ async fn health(State(worker): State<Arc<Worker>>) -> impl IntoResponse {
         "role": "worker",
         "name": worker.name(),
         "slots": worker.slots(),
+        "variants": worker.variants(),
         "busy": worker.busy(),
         "services": services,
     });

@@ -42,6 +42,11 @@ pub struct ServeArgs {
     /// Run the tiny demo models (their music is noise) even when real models are present.
     #[arg(long, env = "EKPHRASIS_DEMO")]
     pub demo: bool,
+    /// The variants this process serves, as VARIANT[,VARIANT…] (e.g. `optimized` for a worker
+    /// with the tuned MusicGen): a worker takes only their jobs and its card lists only them
+    /// [default: every variant its models can run].
+    #[arg(long, env = "EKPHRASIS_VARIANTS", value_delimiter = ',', value_parser = parse_variant)]
+    pub variants: Vec<Variant>,
     /// The fine-tuned MusicGen of the optimized variant (a checkpoint directory); the same as
     /// --variant-musicgen optimized=DIR.
     #[arg(long, env = "EKPHRASIS_OPTIMIZED_MUSICGEN")]
@@ -70,6 +75,11 @@ pub struct ServeArgs {
     /// The longest a job may run, in seconds [default: 900].
     #[arg(long, env = "EKPHRASIS_JOB_TIMEOUT_SECS")]
     pub job_timeout_secs: Option<u64>,
+    /// Seconds a piece goes on after its WebSocket closes without a cancel, for the page to
+    /// reconnect and resume it (and a finished piece's output is kept for one); 0 stops it at
+    /// once [default: 30].
+    #[arg(long, env = "EKPHRASIS_RESUME_GRACE_SECS")]
+    pub resume_grace_secs: Option<u64>,
     /// The address people reach this server at, for share-link previews
     /// [default: from each request's Host header].
     #[arg(long, env = "EKPHRASIS_PUBLIC_URL")]
@@ -115,6 +125,7 @@ impl ServeArgs {
             None => ConfigFile::default(),
         };
         let defaults = ServeConfig::with_data("data");
+        let variants = served_variants(self.variants, file.variants)?;
         let config = ServeConfig {
             addr: self.addr.or(file.addr).unwrap_or(defaults.addr),
             data: self.data.or(file.data).unwrap_or(defaults.data),
@@ -134,6 +145,7 @@ impl ServeArgs {
             store: self.store.or(file.store),
             gallery: self.gallery.or(file.gallery).unwrap_or(defaults.gallery),
             demo: self.demo || file.demo.unwrap_or(false),
+            variants,
             variant_musicgen: variant_musicgens(
                 if self.variant_musicgen.is_empty() {
                     file.variant_musicgen
@@ -168,6 +180,10 @@ impl ServeArgs {
                 .job_timeout_secs
                 .or(file.job_timeout_secs)
                 .unwrap_or(defaults.job_timeout_secs),
+            resume_grace_secs: self
+                .resume_grace_secs
+                .or(file.resume_grace_secs)
+                .unwrap_or(defaults.resume_grace_secs),
             public_url: self
                 .public_url
                 .or(file.public_url)
@@ -206,6 +222,18 @@ impl ServeArgs {
     }
 }
 
+/// A variant by its name (`emotive`, `narrative`, `lyrical`, `optimized`), for clap.
+pub fn parse_variant(text: &str) -> Result<Variant, String> {
+    Variant::from_name(text.trim()).ok_or_else(|| {
+        let names: Vec<_> = Variant::ALL.iter().map(|v| v.as_str()).collect();
+        format!(
+            "unknown variant `{}`: choose {}",
+            text.trim(),
+            names.join(", ")
+        )
+    })
+}
+
 /// `VARIANT=DIR`, as `--variant-musicgen` takes it.
 pub fn parse_variant_dir(text: &str) -> Result<(Variant, PathBuf), String> {
     let Some((name, dir)) = text.split_once('=') else {
@@ -213,18 +241,30 @@ pub fn parse_variant_dir(text: &str) -> Result<(Variant, PathBuf), String> {
             "`{text}` is not VARIANT=DIR (e.g. lyrical=tuned/lyrical)"
         ));
     };
-    let Some(variant) = Variant::from_name(name.trim()) else {
-        let names: Vec<_> = Variant::ALL.iter().map(|v| v.as_str()).collect();
-        return Err(format!(
-            "unknown variant `{}` in `{text}`: choose {}",
-            name.trim(),
-            names.join(", ")
-        ));
-    };
+    let variant = parse_variant(name).map_err(|e| format!("{e} (in `{text}`)"))?;
     if dir.trim().is_empty() {
         return Err(format!("`{text}` names no folder"));
     }
     Ok((variant, PathBuf::from(dir.trim())))
+}
+
+/// The variants to serve: the flag's, else the file's (an empty list there is refused: leaving
+/// the key out serves every variant); empty means every variant the models can run.
+fn served_variants(
+    flag: Vec<Variant>,
+    file: Option<Vec<Variant>>,
+) -> Result<Vec<Variant>, ConfigError> {
+    if !flag.is_empty() {
+        return Ok(flag);
+    }
+    match file {
+        Some(list) if list.is_empty() => Err(ConfigError::Invalid(
+            "variants = [] names no variant: leave it out to serve every variant the models \
+             can run"
+                .into(),
+        )),
+        list => Ok(list.unwrap_or_default()),
+    }
 }
 
 /// The tuned MusicGens, the optimized shorthand added; a variant named twice is refused.

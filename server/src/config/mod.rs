@@ -44,6 +44,9 @@ pub struct ServeConfig {
     pub gallery: PathBuf,
     /// Run the tiny demo models even when real ones are present.
     pub demo: bool,
+    /// The variants this process serves (`--variants`; a worker takes only their jobs); empty:
+    /// every variant its models can run. Each must be one the models can run.
+    pub variants: Vec<Variant>,
     /// Fine-tuned MusicGens, one a variant at most (`--variant-musicgen VARIANT=DIR`; the
     /// optimized variant needs one, the others compose with the base MusicGen without).
     pub variant_musicgen: Vec<(Variant, PathBuf)>,
@@ -60,6 +63,9 @@ pub struct ServeConfig {
     pub queue_capacity: usize,
     /// The longest a job may run, in seconds.
     pub job_timeout_secs: u64,
+    /// Seconds a job whose WebSocket closed (without `cancel`) goes on for its client to
+    /// `resume` it, and a finished job's output is kept for one; 0 cancels at once.
+    pub resume_grace_secs: u64,
     /// The address people reach the server at (`https://music.example.org`), for the absolute
     /// links of share previews; by default taken from each request's Host header.
     pub public_url: Option<String>,
@@ -122,6 +128,8 @@ impl ServeConfig {
     pub const DEFAULT_QUEUE_CAPACITY: usize = 32;
     /// Default job time limit: 15 minutes (two minutes of music on a CPU, f32, fits).
     pub const DEFAULT_JOB_TIMEOUT_SECS: u64 = 900;
+    /// Default grace for a job whose client went away: [`crate::jobs::RESUME_GRACE`].
+    pub const DEFAULT_RESUME_GRACE_SECS: u64 = crate::jobs::RESUME_GRACE.as_secs();
     /// Default connection cap.
     pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
     /// Default client timeout: 20 seconds.
@@ -141,6 +149,7 @@ impl ServeConfig {
             store: None,
             gallery: PathBuf::from(Self::DEFAULT_GALLERY),
             demo: false,
+            variants: Vec::new(),
             variant_musicgen: Vec::new(),
             clap: None,
             device: DeviceChoice::Auto,
@@ -148,6 +157,7 @@ impl ServeConfig {
             workers: 1,
             queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
             job_timeout_secs: Self::DEFAULT_JOB_TIMEOUT_SECS,
+            resume_grace_secs: Self::DEFAULT_RESUME_GRACE_SECS,
             public_url: None,
             allowed_origins: Vec::new(),
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
@@ -219,6 +229,12 @@ impl ServeConfig {
                 "job_timeout_secs must be above 0".into(),
             ));
         }
+        if self.resume_grace_secs > 3600 {
+            return Err(ConfigError::Invalid(format!(
+                "resume_grace_secs must be at most 3600 (an hour), got {}",
+                self.resume_grace_secs
+            )));
+        }
         if self.max_connections == 0 {
             return Err(ConfigError::Invalid(
                 "max_connections must be above 0".into(),
@@ -235,6 +251,13 @@ impl ServeConfig {
                     "allowed_origin must start with http:// or https://, got {origin}"
                 )));
             }
+        }
+        if self.role == Role::Web && !self.variants.is_empty() {
+            return Err(ConfigError::Invalid(
+                "--variants is for `ekphrasis worker` (or a single process): a web node offers \
+                 what its workers serve"
+                    .into(),
+            ));
         }
         match self.role {
             Role::Web => self.validate_cluster("--role web")?,
@@ -292,6 +315,10 @@ mod tests {
         config.database = Some("postgres://postgres@127.0.0.1/ekphrasis".into());
         config.store = Some("s3://music/ekphrasis".into());
         assert!(config.validate().is_ok());
+        config.variants = vec![Variant::Lyrical];
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("--variants"), "{err}");
+        config.variants.clear();
         config.role = Role::All;
         assert!(
             config.validate().is_err(),

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use ekphrasis_shared::domain::Variant;
 use serde::Deserialize;
 
 use super::ConfigError;
@@ -21,6 +22,8 @@ pub struct ConfigFile {
     pub store: Option<String>,
     pub gallery: Option<PathBuf>,
     pub demo: Option<bool>,
+    /// `["optimized", …]`, as `--variants` takes them.
+    pub variants: Option<Vec<Variant>>,
     pub optimized_musicgen: Option<PathBuf>,
     /// `["lyrical=DIR", …]`, as the flag takes them.
     pub variant_musicgen: Option<Vec<String>>,
@@ -30,6 +33,7 @@ pub struct ConfigFile {
     pub workers: Option<usize>,
     pub queue_capacity: Option<usize>,
     pub job_timeout_secs: Option<u64>,
+    pub resume_grace_secs: Option<u64>,
     pub public_url: Option<String>,
     /// `["https://museum.example.org", …]`, as `--allowed-origin` takes them.
     pub allowed_origin: Option<Vec<String>>,
@@ -61,5 +65,9 @@ mod tests {
         assert_eq!(file.addr, Some("0.0.0.0:9000".parse().unwrap()));
         assert_eq!(file.max_pixels, Some(10));
         assert!(toml::from_str::<ConfigFile>("adress = \"x\"").is_err());
+        let file: ConfigFile = toml::from_str("variants = [\"optimized\"]\n").unwrap();
+        assert_eq!(file.variants, Some(vec![Variant::Optimized]));
+        let err = toml::from_str::<ConfigFile>("variants = [\"baroque\"]").unwrap_err();
+        assert!(err.to_string().contains("baroque"), "{err}");
     }
 }

@@ -6,13 +6,17 @@ use ekphrasis_shared::PROTOCOL_VERSION;
 use ekphrasis_shared::api::{ClusterHealth, Health, ModelsStatus};
 
 use crate::SERVER_NAME;
+use crate::cluster::roster::WorkerCard;
 use crate::state::AppState;
 
 pub async fn health(State(state): State<AppState>) -> Json<Health> {
-    let info = state.jobs.info();
-    let cluster = match &state.cluster {
-        Some(cluster) => Some(cluster_health(&state, cluster).await),
-        None => None,
+    // A web node's variants and workers come from one reading of the roster, so they agree.
+    let (info, cluster) = match &state.cluster {
+        Some(cluster) => {
+            let (info, cards) = cluster.roster().snapshot();
+            (info, Some(cluster_health(&state, cluster, cards).await))
+        }
+        None => (state.jobs.info(), None),
     };
     let degraded = cluster
         .as_ref()
@@ -42,6 +46,7 @@ pub async fn health(State(state): State<AppState>) -> Json<Health> {
 async fn cluster_health(
     state: &AppState,
     cluster: &crate::cluster::web::ClusterJobs,
+    cards: Vec<WorkerCard>,
 ) -> ClusterHealth {
     let text = |result: Result<(), String>| result.err().unwrap_or_else(|| "ok".into());
     let services = [
@@ -54,11 +59,6 @@ async fn cluster_health(
     .collect();
     ClusterHealth {
         services,
-        workers: cluster
-            .roster()
-            .cards()
-            .into_iter()
-            .map(|c| c.name)
-            .collect(),
+        workers: cards.into_iter().map(|c| c.name).collect(),
     }
 }

@@ -2,7 +2,7 @@
 //! ([`super::Jobs`]) or a cluster's workers behind a broker (`crate::cluster::web`).
 
 use async_trait::async_trait;
-use ekphrasis_shared::{ErrorCode, JobId, Settings};
+use ekphrasis_shared::{JobId, Settings};
 
 use super::{JobHandle, JobKind, Jobs, Refusal, RuntimeInfo};
 
@@ -16,10 +16,12 @@ pub trait JobBackend: Send + Sync {
     async fn submit(&self, kind: JobKind, settings: Settings) -> Result<JobHandle, Refusal>;
 
     /// Follows a job started on another connection: its messages again from the start, its
-    /// audio frames from `from_frame` on.
+    /// audio frames from `from_frame` on. Refused (naming the piece) for a job that is
+    /// unknown, ended or given up more than the grace ago, or followed by another connection.
     async fn resume(&self, job: JobId, from_frame: u32) -> Result<JobHandle, Refusal>;
 
-    /// Refuses new jobs; running ones end as their sessions go.
+    /// Refuses new jobs; running ones end as their sessions close (a single process also
+    /// cancels those that no session follows).
     fn shutdown(&self);
 }
 
@@ -33,12 +35,8 @@ impl JobBackend for Jobs {
         Jobs::submit(self, kind, settings).await
     }
 
-    async fn resume(&self, job: JobId, _from_frame: u32) -> Result<JobHandle, Refusal> {
-        // A job here lives as long as the connection that asked for it.
-        Err(Refusal::new(
-            ErrorCode::NotFound,
-            format!("piece {job} ended with its connection: make it again"),
-        ))
+    async fn resume(&self, job: JobId, from_frame: u32) -> Result<JobHandle, Refusal> {
+        Jobs::resume(self, job, from_frame)
     }
 
     fn shutdown(&self) {

@@ -1,7 +1,8 @@
 //! One job's driver, an async task: it turns the worker's reports into protocol messages and
-//! audio frames for the session, keeps the samples of a `generate` job, stops the job at the time
-//! limit or when the session goes away, and, when the music is complete, records the track
-//! before it sends `done`.
+//! audio frames for the job's output (and so its follower, if any), keeps the samples of a
+//! `generate` job, stops the job at the time limit, and, when the music is complete, records the
+//! track before it sends `done`. A session that goes away cancels the job through its handle,
+//! or detaches it; the driver goes on either way.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,10 +11,11 @@ use ekphrasis_shared::api::ClapAlignment;
 use ekphrasis_shared::domain::{Stage, StageResult, StageState};
 use ekphrasis_shared::protocol::SampleEncoding;
 use ekphrasis_shared::{AudioFrame, ErrorCode, ImageId, JobId, ServerMsg, Settings};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 use super::control::{JobControl, StopReason};
+use super::output::JobOutput;
 use super::worker::{JobKind, WorkerUpdate};
 use super::{Outgoing, Shared};
 use crate::metrics::Outcome;
@@ -33,7 +35,7 @@ pub(super) struct Driver {
     pub commit_job: bool,
     pub control: Arc<JobControl>,
     pub from_worker: UnboundedReceiver<WorkerUpdate>,
-    pub to_session: UnboundedSender<Outgoing>,
+    pub output: Arc<JobOutput>,
     pub shared: Arc<Shared>,
 }
 
@@ -54,22 +56,12 @@ impl Driver {
     pub async fn run(mut self) {
         let mut progress = Progress::default();
         let mut deadline: Option<Instant> = None;
-        let mut session_gone = false;
         let outcome = loop {
             let update = tokio::select! {
                 update = self.from_worker.recv() => update,
                 () = sleep_until(deadline) => {
                     self.control.stop(StopReason::TimedOut);
                     deadline = None;
-                    continue;
-                }
-                () = self.to_session.closed(), if !session_gone => {
-                    session_gone = true;
-                    self.control.stop(StopReason::Cancelled);
-                    if self.shared.queue.remove(self.id).is_some() {
-                        self.shared.metrics.set_queue_length(self.shared.queue.len());
-                        break Outcome::Cancelled;
-                    }
                     continue;
                 }
             };
@@ -131,7 +123,7 @@ impl Driver {
                         });
                     }
                     for frame in progress.frames.frames(&pcm) {
-                        let _ = self.to_session.send(Outgoing::Audio(frame));
+                        self.output.send(Outgoing::Audio(frame));
                     }
                     if self.kind == JobKind::Generate {
                         progress.pcm.extend_from_slice(&pcm);
@@ -253,8 +245,7 @@ impl Driver {
     }
 
     fn send(&self, message: ServerMsg) {
-        // A closed channel means the session left; the select above notices.
-        let _ = self.to_session.send(Outgoing::Message(message));
+        self.output.send(Outgoing::Message(message));
     }
 
     fn error(&self, code: ErrorCode, message: impl Into<String>) {

@@ -2,26 +2,29 @@
 //! queue in front of them, and one async driver per job that turns the worker's reports into
 //! protocol messages, enforces the time limit, and records the finished track before it says
 //! `done`. An identical earlier request is answered from its stored track at once; a request
-//! turned away at a full queue is told when to come back (`wait`).
+//! turned away at a full queue is told when to come back (`wait`). A job outlives a session
+//! that goes away for a grace (`resumable`): its `output` is kept, and a `resume` on another
+//! connection follows it again from an audio frame on.
 //!
 //! ```text
 //! session ──submit──► Jobs ──► queue ──► worker thread (Pipeline::run) ──► WorkerUpdate
 //!    ▲                  └─ driver task ◄──────────────────────────────────────┘
-//!    └──────── Outgoing (JSON messages, audio frames) ◄── driver ──► TrackStore
+//!    └── Outgoing (JSON messages, audio frames) ◄── JobOutput (kept) ◄── driver ──► TrackStore
 //! ```
 
 mod backend;
 mod control;
 mod driver;
+mod output;
 mod queue;
 mod replay;
+mod resumable;
 pub mod setup;
 mod wait;
 mod worker;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -32,8 +35,11 @@ use tokio::sync::mpsc;
 pub use backend::JobBackend;
 use control::JobControl;
 pub use control::StopReason;
+use output::{JobOutput, NotFollowable};
 use queue::Queue;
 pub use queue::QueueFull;
+pub use resumable::RESUME_GRACE;
+use resumable::{Followable, Resumable};
 pub use worker::JobKind;
 use worker::WorkItem;
 
@@ -54,6 +60,9 @@ pub struct RuntimeOptions {
     pub job_timeout: Duration,
     /// Largest image accepted, in pixels.
     pub max_pixels: u64,
+    /// How long a job whose session went away waits for its client to `resume` it, and how
+    /// long a finished job's output is kept for one.
+    pub resume_grace: Duration,
     pub load: LoadOptions,
 }
 
@@ -108,7 +117,8 @@ impl Refusal {
     }
 }
 
-/// A job as its session holds it. Dropping it cancels the job.
+/// A job as its session holds it. Dropping it cancels the job; [`JobHandle::detach`] leaves it
+/// running for a client that comes back.
 pub struct JobHandle {
     pub id: JobId,
     /// Its place when taken (0: running or answered from a stored track).
@@ -116,6 +126,8 @@ pub struct JobHandle {
     /// Everything to send the client, ending with `done`, `described` or an error.
     pub updates: mpsc::UnboundedReceiver<Outgoing>,
     stopper: Arc<dyn StopJob>,
+    /// Detached: dropping the handle leaves the job alone.
+    let_go: bool,
 }
 
 /// How a job is stopped, by whichever runtime runs it.
@@ -125,6 +137,12 @@ pub trait StopJob: Send + Sync {
     fn cancel(&self);
     /// Whether it was cancelled or has ended (dropping the handle then does nothing).
     fn is_stopped(&self) -> bool;
+    /// Its follower went away without cancelling: the job goes on for the runtime's grace,
+    /// for the client to `resume` it, and is cancelled if nobody does. Runtimes that keep
+    /// nothing for a later follower cancel at once.
+    fn detach(self: Arc<Self>) {
+        self.cancel();
+    }
 }
 
 impl JobHandle {
@@ -140,6 +158,16 @@ impl JobHandle {
             position,
             updates,
             stopper,
+            let_go: false,
+        }
+    }
+
+    /// Lets the job go on without this follower (its client went away without cancelling):
+    /// see [`StopJob::detach`].
+    pub fn detach(mut self) {
+        self.let_go = true;
+        if !self.stopper.is_stopped() {
+            Arc::clone(&self.stopper).detach();
         }
     }
 
@@ -156,7 +184,7 @@ impl JobHandle {
 
 impl Drop for JobHandle {
     fn drop(&mut self) {
-        if !self.stopper.is_stopped() {
+        if !self.let_go && !self.stopper.is_stopped() {
             self.stopper.cancel();
         }
     }
@@ -166,6 +194,7 @@ impl Drop for JobHandle {
 struct LocalStop {
     id: JobId,
     control: Arc<JobControl>,
+    output: Arc<JobOutput>,
     shared: Arc<Shared>,
 }
 
@@ -186,6 +215,23 @@ impl StopJob for LocalStop {
     fn is_stopped(&self) -> bool {
         self.control.is_cancelled()
     }
+
+    fn detach(self: Arc<Self>) {
+        let detachment = self.output.detach();
+        if self.shared.resumable.get(self.id).is_none() {
+            // Nothing is kept for a later follower (a cluster worker's job).
+            return self.cancel();
+        }
+        tracing::info!(job = %self.id, "its client went away: it goes on for a while");
+        tokio::spawn(async move {
+            tokio::time::sleep(self.shared.resumable.grace()).await;
+            if self.output.still_detached(detachment) {
+                tracing::info!(job = %self.id, "nobody came back for it: cancelled");
+                self.shared.resumable.forget(self.id, &self.output);
+                self.cancel();
+            }
+        });
+    }
 }
 
 /// What the drivers share.
@@ -198,6 +244,8 @@ struct Shared {
     workers: usize,
     /// How long finished jobs took, for telling a turned-away person when to come back.
     durations: wait::JobDurations,
+    /// The jobs a client may follow again.
+    resumable: Arc<Resumable>,
 }
 
 /// The running model runtime, cheaply cloned.
@@ -205,7 +253,6 @@ struct Shared {
 pub struct Jobs {
     shared: Arc<Shared>,
     gallery: Arc<Gallery>,
-    next_id: Arc<AtomicU64>,
 }
 
 impl Jobs {
@@ -271,9 +318,9 @@ impl Jobs {
                 job_timeout: options.job_timeout,
                 workers,
                 durations: wait::JobDurations::default(),
+                resumable: Arc::new(Resumable::new(options.resume_grace)),
             }),
             gallery,
-            next_id: Arc::new(AtomicU64::new(1)),
         })
     }
 
@@ -287,8 +334,55 @@ impl Jobs {
     pub async fn submit(&self, kind: JobKind, settings: Settings) -> Result<JobHandle, Refusal> {
         self.check_variant(&settings)?;
         let image = self.painting(&settings.image).await?;
-        let id = JobId(self.next_id.fetch_add(1, Ordering::Relaxed));
-        self.take(id, kind, settings, image, false).await
+        self.take(self.new_id(), kind, settings, image, false).await
+    }
+
+    /// An unused job id that another client cannot guess (53 bits, exact in JSON), so that
+    /// only the page that started a piece can follow it again.
+    fn new_id(&self) -> JobId {
+        loop {
+            let id = JobId((rand::random::<u64>() >> 11).max(1));
+            if !self.shared.resumable.contains(id) {
+                return id;
+            }
+        }
+    }
+
+    /// Follows job `id` again on another connection: its messages again from the start, its
+    /// audio frames from `from_frame` on, then live to its end. Refused for a job this process
+    /// does not keep (unknown, or ended or given up more than the grace ago) and for one that
+    /// another connection follows now.
+    pub fn resume(&self, id: JobId, from_frame: u32) -> Result<JobHandle, Refusal> {
+        let grace = self.shared.resumable.grace().as_secs();
+        let gone = || {
+            Refusal::new(
+                ErrorCode::NotFound,
+                format!(
+                    "piece {id} cannot be followed here: it ended, or was left without a \
+                     follower, more than {grace} s ago (or never was); make it again"
+                ),
+            )
+        };
+        let Some(Followable { output, control }) = self.shared.resumable.get(id) else {
+            return Err(gone());
+        };
+        let updates = match output.attach(from_frame) {
+            Ok(updates) => updates,
+            Err(NotFollowable::NotKept) => return Err(gone()),
+            Err(NotFollowable::Followed) => {
+                return Err(Refusal::new(
+                    ErrorCode::Busy,
+                    format!("piece {id} is followed by another connection"),
+                ));
+            }
+        };
+        let stopper: Arc<dyn StopJob> = Arc::new(LocalStop {
+            id,
+            control,
+            output,
+            shared: Arc::clone(&self.shared),
+        });
+        Ok(JobHandle::new(id, 0, updates, stopper))
     }
 
     /// Runs a job a cluster's broker handed this worker: its id is the cluster's, its painting
@@ -306,13 +400,24 @@ impl Jobs {
     }
 
     fn check_variant(&self, settings: &Settings) -> Result<(), Refusal> {
-        if self.shared.info.variants.contains(&settings.variant) {
+        let info = &self.shared.info;
+        if info.variants.contains(&settings.variant) {
             return Ok(());
         }
-        Err(Refusal::new(
-            ErrorCode::ModelsUnavailable,
-            ekphrasis_models::pipeline::no_fine_tuned_musicgen().to_string(),
-        ))
+        let message = if settings.variant == Variant::Optimized
+            && !info.revisions.contains_key("optimized")
+        {
+            ekphrasis_models::pipeline::no_fine_tuned_musicgen().to_string()
+        } else {
+            // Models that could, held back by `--variants`.
+            let served: Vec<_> = info.variants.iter().map(|v| v.as_str()).collect();
+            format!(
+                "this server does not serve the {} variant (it serves {})",
+                settings.variant,
+                served.join(", ")
+            )
+        };
+        Err(Refusal::new(ErrorCode::ModelsUnavailable, message))
     }
 
     async fn take(
@@ -325,13 +430,25 @@ impl Jobs {
     ) -> Result<JobHandle, Refusal> {
         let info = &self.shared.info;
         let control = Arc::new(JobControl::default());
-        let (to_session, updates) = mpsc::unbounded_channel();
+        // A cluster's followers come back through its broker, not to this worker.
+        let keep = !commit_job;
+        let (output, updates) = JobOutput::new(keep);
+        let output = Arc::new(output);
         let stopper: Arc<dyn StopJob> = Arc::new(LocalStop {
             id,
             control: Arc::clone(&control),
+            output: Arc::clone(&output),
             shared: Arc::clone(&self.shared),
         });
-        let handle = |position| JobHandle::new(id, position, updates, stopper);
+        let resumable = Arc::clone(&self.shared.resumable);
+        let handle = |position| {
+            if keep {
+                let control = Arc::clone(&control);
+                let output = Arc::clone(&output);
+                resumable.insert(id, Followable { output, control });
+            }
+            JobHandle::new(id, position, updates, stopper)
+        };
 
         let key = RequestKey::new(&image, &settings, &info.revisions);
         if kind == JobKind::Generate {
@@ -349,8 +466,13 @@ impl Jobs {
                 self.shared.metrics.count(Outcome::Reused);
                 let store = self.shared.store.clone();
                 let job = commit_job.then_some(id);
-                tokio::spawn(replay::replay(id, track, store, job, to_session));
-                return Ok(handle(0));
+                let handle = handle(0);
+                let resumable = Arc::clone(&self.shared.resumable);
+                tokio::spawn(async move {
+                    replay::replay(id, track, store, job, &output).await;
+                    resumable.ended(id);
+                });
+                return Ok(handle);
             }
         }
 
@@ -389,6 +511,7 @@ impl Jobs {
         self.shared
             .metrics
             .set_queue_length(self.shared.queue.len());
+        let handle = handle(position);
         let driver = driver::Driver {
             id,
             kind,
@@ -398,11 +521,15 @@ impl Jobs {
             commit_job,
             control: Arc::clone(&control),
             from_worker,
-            to_session,
+            output,
             shared: Arc::clone(&self.shared),
         };
-        tokio::spawn(driver.run());
-        Ok(handle(position))
+        let resumable = Arc::clone(&self.shared.resumable);
+        tokio::spawn(async move {
+            driver.run().await;
+            resumable.ended(id);
+        });
+        Ok(handle)
     }
 
     /// The stored image a request names.
@@ -428,8 +555,18 @@ impl Jobs {
     }
 
     /// Refuses new jobs and lets the workers exit after their current job (stopped by its
-    /// session going away).
+    /// session closing, or here when no session follows it).
     pub fn shutdown(&self) {
+        for (id, Followable { output, control }) in self.shared.resumable.take_unfollowed() {
+            let shared = Arc::clone(&self.shared);
+            LocalStop {
+                id,
+                control,
+                output,
+                shared,
+            }
+            .cancel();
+        }
         for item in self.shared.queue.close() {
             item.control.stop(StopReason::Cancelled);
             let _ = item.updates.send(worker::WorkerUpdate::Failed {

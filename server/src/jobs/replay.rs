@@ -4,26 +4,24 @@
 use ekphrasis_shared::domain::{Stage, StageResult, StageState};
 use ekphrasis_shared::protocol::SampleEncoding;
 use ekphrasis_shared::{ErrorCode, JobId, ServerMsg};
-use tokio::sync::mpsc::UnboundedSender;
 
 use super::Outgoing;
 use super::driver::{Audio, stage_message};
+use super::output::JobOutput;
 use crate::audio::wav;
 use crate::store::{Store, TrackRecord};
 
-/// Sends `track` to a session as if it were being made now. A cluster's job (`commit`) is
-/// marked done with that track before `done` is sent.
+/// Sends `track` to the job's output as if it were being made now. A cluster's job (`commit`)
+/// is marked done with that track before `done` is sent.
 pub async fn replay(
     job: JobId,
     track: TrackRecord,
     store: Store,
     commit: Option<JobId>,
-    to_session: UnboundedSender<Outgoing>,
+    output: &JobOutput,
 ) {
     let tracks = &store.tracks;
-    let send = |message| {
-        let _ = to_session.send(Outgoing::Message(message));
-    };
+    let send = |message| output.send(Outgoing::Message(message));
     let pcm = match tracks
         .wav(&track.id)
         .await
@@ -46,7 +44,7 @@ pub async fn replay(
         encoding: SampleEncoding::S16le,
     });
     for frame in Audio::default().frames(&pcm) {
-        let _ = to_session.send(Outgoing::Audio(frame));
+        output.send(Outgoing::Audio(frame));
     }
     send(stage_message(job, Stage::Compose, StageState::Done, None));
     if let Some(row) = commit

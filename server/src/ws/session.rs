@@ -2,10 +2,12 @@
 //! the server shuts down. Generic over the socket's sink and stream, so tests drive it through
 //! channels. A send task owns the sink; the receive loop answers through a channel to it and
 //! forwards its job's messages and audio frames as the job's driver makes them. A connection
-//! runs one job at a time; the job is cancelled when the client cancels or goes away. The
-//! server pings every [`SessionContext::ping_every`] and closes a socket it has heard nothing
-//! from (not even a pong) for [`SILENT_PINGS`] of those: a live page, the kiosk's among them,
-//! answers pings by itself, however long it sits idle.
+//! runs (or, after `resume`, follows) one job at a time; the job is cancelled when the client
+//! cancels or the server shuts down, and left running for the runtime's grace when the client
+//! goes away, for it to `resume` on another connection. The server pings every
+//! [`SessionContext::ping_every`] and closes a socket it has heard nothing from (not even a
+//! pong) for [`SILENT_PINGS`] of those: a live page, the kiosk's among them, answers pings by
+//! itself, however long it sits idle.
 
 use std::fmt::Display;
 use std::time::Duration;
@@ -64,6 +66,7 @@ where
             job: None,
         };
         session.receive(stream).await;
+        session.leave();
     };
     tokio::join!(send_all(sink, outbox), receiving);
 }
@@ -310,6 +313,22 @@ impl Session {
         }
     }
 
+    /// The socket is done. At shutdown its job is cancelled; otherwise the client went away
+    /// (closed, silent or unreachable) without cancelling, and the job goes on detached for it
+    /// to come back.
+    fn leave(&mut self) {
+        let Some(job) = self.job.take() else {
+            return;
+        };
+        if self.ctx.shutdown.is_cancelled() {
+            // Dropping the handle cancels the job.
+            drop(job);
+        } else {
+            tracing::info!(job = %job.id, "the client went away: its job goes on detached");
+            job.detach();
+        }
+    }
+
     /// Sends one of the job's updates on; its last ends the job.
     async fn forward(&mut self, update: Option<Outgoing>) {
         let Some(update) = update else {
@@ -407,6 +426,7 @@ mod tests {
             queue_capacity: 4,
             job_timeout: Duration::from_secs(60),
             max_pixels: 1_000_000,
+            resume_grace: Duration::from_secs(30),
             load: LoadOptions::default(),
         };
         let jobs = tokio::task::spawn_blocking(move || {

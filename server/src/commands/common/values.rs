@@ -1,14 +1,9 @@
 //! Flag values several commands read the same way: a variant and an emotion, by name.
 
-use ekphrasis_shared::domain::{Emotion, Variant};
+use ekphrasis_shared::domain::Emotion;
 
-/// A variant by its name (`emotive`, `narrative`, `lyrical`, `optimized`), for clap.
-pub fn parse_variant(text: &str) -> Result<Variant, String> {
-    Variant::from_name(text).ok_or_else(|| {
-        let names: Vec<_> = Variant::ALL.iter().map(|v| v.as_str()).collect();
-        format!("unknown variant `{text}`: choose {}", names.join(", "))
-    })
-}
+/// A variant by its name, as `serve --variants` reads it.
+pub use crate::config::flags::parse_variant;
 
 /// An emotion by its name, in any case and with spaces around it.
 pub fn parse_emotion(text: &str) -> Result<Emotion, String> {
@@ -24,6 +19,7 @@ pub fn parse_emotion(text: &str) -> Result<Emotion, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ekphrasis_shared::domain::Variant;
 
     #[test]
     fn emotions_are_read_in_any_case_and_others_named() {
