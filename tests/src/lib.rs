@@ -7,6 +7,7 @@
 pub mod cluster;
 pub mod images;
 pub mod nodes;
+pub mod pieces;
 pub mod server;
 pub mod ws;
 

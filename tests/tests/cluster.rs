@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use ekphrasis_e2e::nodes::{Node, Shared};
 use ekphrasis_e2e::ws::{JobTranscript, Received};
-use ekphrasis_e2e::{TestServer, WsClient, cluster, images};
+use ekphrasis_e2e::{TestServer, WsClient, cluster, images, pieces, pieces::request};
 use ekphrasis_server::cluster::broker::{Broker, BrokerOptions};
 use ekphrasis_server::cluster::envelope::Submission;
 use ekphrasis_server::cluster::roster::Roster;
@@ -20,7 +20,7 @@ use ekphrasis_server::store::{self, JobKind, JobRow, JobState, RequestKey};
 use ekphrasis_shared::api::{Health, ModelsStatus, UploadedImage};
 use ekphrasis_shared::domain::Variant;
 use ekphrasis_shared::{
-    AudioFrame, ClientMsg, ErrorCode, GenerateRequest, ImageRef, JobId, ServerMsg, TrackId,
+    AudioFrame, ClientMsg, ErrorCode, GenerateRequest, JobId, ServerMsg, TrackId,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -79,25 +79,7 @@ impl Cluster {
 }
 
 async fn upload(node_url: &str) -> UploadedImage {
-    let response = reqwest::Client::new()
-        .post(format!("{node_url}/api/images"))
-        .body(images::noisy_png(48, 32))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{}",
-        response.text().await.unwrap()
-    );
-    response.json().await.unwrap()
-}
-
-fn request(image: &UploadedImage, seconds: f32, seed: u64) -> GenerateRequest {
-    let mut request = GenerateRequest::new(ImageRef::Upload(image.id.clone()));
-    request.seconds = Some(seconds);
-    request.seed = Some(seed);
-    request
+    pieces::upload_noisy(format!("{node_url}/api/images")).await
 }
 
 /// [`request`] in `variant`.

@@ -9,12 +9,10 @@ use std::time::Duration;
 
 use ekphrasis_e2e::nodes::{Node, Shared};
 use ekphrasis_e2e::ws::{JobTranscript, Received};
-use ekphrasis_e2e::{WsClient, cluster, images};
+use ekphrasis_e2e::{WsClient, cluster, pieces, pieces::request};
 use ekphrasis_server::store::{self, JobState};
 use ekphrasis_shared::api::{Health, UploadedImage};
-use ekphrasis_shared::{
-    AudioFrame, ClientMsg, ErrorCode, GenerateRequest, ImageRef, JobId, ServerMsg, TrackId,
-};
+use ekphrasis_shared::{AudioFrame, ClientMsg, ErrorCode, JobId, ServerMsg, TrackId};
 
 /// One test's cluster: its own broker, a fresh database and S3 prefix.
 struct Cluster {
@@ -68,22 +66,7 @@ impl Cluster {
 }
 
 async fn upload(node: &Node) -> UploadedImage {
-    reqwest::Client::new()
-        .post(node.url("/api/images"))
-        .body(images::noisy_png(48, 32))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn request(image: &UploadedImage, seconds: f32, seed: u64) -> GenerateRequest {
-    let mut request = GenerateRequest::new(ImageRef::Upload(image.id.clone()));
-    request.seconds = Some(seconds);
-    request.seed = Some(seed);
-    request
+    pieces::upload_noisy(node.url("/api/images")).await
 }
 
 /// Waits (10 s at most) until the web node sees a live worker.

@@ -6,29 +6,14 @@
 use std::time::Duration;
 
 use ekphrasis_e2e::ws::JobTranscript;
-use ekphrasis_e2e::{TestServer, WsClient, images};
+use ekphrasis_e2e::{TestServer, WsClient, images, pieces, pieces::request};
 use ekphrasis_shared::api::{TrackInfo, UploadedImage};
 use ekphrasis_shared::domain::{Stage, StageResult, StageState, Variant};
 use ekphrasis_shared::{ClientMsg, ErrorCode, GenerateRequest, ImageRef, ServerMsg, TrackId};
 use reqwest::StatusCode;
 
 async fn upload(server: &TestServer) -> UploadedImage {
-    reqwest::Client::new()
-        .post(server.url("/api/images"))
-        .body(images::noisy_png(48, 32))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn request(image: &UploadedImage, seconds: f32, seed: u64) -> GenerateRequest {
-    let mut request = GenerateRequest::new(ImageRef::Upload(image.id.clone()));
-    request.seconds = Some(seconds);
-    request.seed = Some(seed);
-    request
+    pieces::upload_noisy(server.url("/api/images")).await
 }
 
 /// `GET /api/tracks/{track}`.

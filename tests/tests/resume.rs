@@ -8,29 +8,12 @@
 use std::time::Duration;
 
 use ekphrasis_e2e::ws::{JobTranscript, Received};
-use ekphrasis_e2e::{TestServer, WsClient, images};
+use ekphrasis_e2e::{TestServer, WsClient, pieces, pieces::request};
 use ekphrasis_shared::api::UploadedImage;
-use ekphrasis_shared::{
-    AudioFrame, ClientMsg, ErrorCode, GenerateRequest, ImageRef, JobId, ServerMsg, TrackId,
-};
+use ekphrasis_shared::{AudioFrame, ClientMsg, ErrorCode, JobId, ServerMsg, TrackId};
 
 async fn upload(server: &TestServer) -> UploadedImage {
-    reqwest::Client::new()
-        .post(server.url("/api/images"))
-        .body(images::noisy_png(48, 32))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-fn request(image: &UploadedImage, seconds: f32, seed: u64) -> GenerateRequest {
-    let mut request = GenerateRequest::new(ImageRef::Upload(image.id.clone()));
-    request.seconds = Some(seconds);
-    request.seed = Some(seed);
-    request
+    pieces::upload_noisy(server.url("/api/images")).await
 }
 
 async fn metric(server: &TestServer, line_start: &str) -> Option<f64> {
