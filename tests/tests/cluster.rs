@@ -567,13 +567,16 @@ async fn queued_jobs_survive_a_broker_restart() {
     servers.start_nats();
 
     // The waiting piece was kept by the broker and is made once it is back (after the running
-    // one: the broker's restart takes a few seconds).
-    let rest = waiting.collect_job_within(Duration::from_secs(60)).await;
+    // one: the broker's restart takes a few seconds). Both clients are read at once, as two
+    // browsers would be: a client not read answers no pings, and the server lets it go.
+    let (rest, other) = tokio::join!(
+        waiting.collect_job_within(Duration::from_secs(60)),
+        running.collect_job_within(Duration::from_secs(120)),
+    );
     done(&rest);
     let row = job_row(&cluster, waiting_job).await;
     assert_eq!(row.state, JobState::Done);
     // The running one ends one way or the other (finished, or made again), never silently.
-    let other = running.collect_job_within(Duration::from_secs(60)).await;
     assert!(
         matches!(
             other.last(),
@@ -671,6 +674,7 @@ async fn a_job_that_stops_every_worker_is_given_up_and_its_client_told() {
         other => panic!("expected accepted, got {other:?}"),
     };
     // Each run's worker dies while it runs the job, as a poison job would make it.
+    let mut told_before = Vec::new();
     for run in 1..=3 {
         if run > 1 {
             worker = cluster.worker(&format!("worker-{run}"));
@@ -684,11 +688,30 @@ async fn a_job_that_stops_every_worker_is_given_up_and_its_client_told() {
             row = job_row(&cluster, job).await;
         }
         assert_eq!(row.attempt, run, "run {run} started on {:?}", row.worker);
+        // The client hears of this run before its worker dies (killed sooner, the run would
+        // die before it could say so).
+        if run > 1 {
+            loop {
+                match client.recv_within(Duration::from_secs(30)).await {
+                    Received::Msg(message) => {
+                        let told = matches!(message, ServerMsg::Restarted { attempt, .. } if attempt == run);
+                        told_before.push(message);
+                        if told {
+                            break;
+                        }
+                    }
+                    Received::Binary(_) => {}
+                    other => panic!("expected run {run}'s messages, got {other:?}"),
+                }
+            }
+        }
         worker.kill();
     }
     // The broker gives a job up when a worker next asks for work.
     let _survivor = cluster.worker("worker-4");
-    let rest = client.collect_job_within(Duration::from_secs(30)).await;
+    let mut rest = client.collect_job_within(Duration::from_secs(30)).await;
+    told_before.append(&mut rest.messages);
+    rest.messages = told_before;
     match rest.last() {
         ServerMsg::Error { code, message, .. } => {
             assert_eq!(*code, ErrorCode::Internal);
@@ -792,8 +815,14 @@ async fn workers_take_only_the_variants_they_serve_and_others_are_refused() {
             .await;
         clients.push((variant, client));
     }
-    for (variant, client) in &mut clients {
-        let made = client.collect_job_within(Duration::from_secs(60)).await;
+    // Read at once, as four browsers would be (a client not read answers no pings).
+    let made = futures_util::future::join_all(
+        clients
+            .iter_mut()
+            .map(|(_, client)| client.collect_job_within(Duration::from_secs(60))),
+    )
+    .await;
+    for ((variant, _), made) in clients.iter().zip(made) {
         done(&made);
         let row = job_row(&cluster, job_of(&made)).await;
         assert_eq!(row.settings.variant, *variant);
@@ -869,7 +898,10 @@ async fn workers_take_only_the_variants_they_serve_and_others_are_refused() {
     assert_eq!(job_row(&cluster, waiting_job).await.state, JobState::Queued);
     let _emotive = cluster.worker_serving("worker-emotive", "emotive");
 
-    let rest = running.collect_job_within(Duration::from_secs(60)).await;
+    let (rest, made) = tokio::join!(
+        running.collect_job_within(Duration::from_secs(60)),
+        waiting.collect_job_within(Duration::from_secs(90)),
+    );
     done(&rest);
     assert!(
         rest.messages
@@ -878,7 +910,6 @@ async fn workers_take_only_the_variants_they_serve_and_others_are_refused() {
         "{:?}",
         rest.messages
     );
-    let made = waiting.collect_job_within(Duration::from_secs(60)).await;
     done(&made);
     for (job, attempt) in [(running_job, 2), (waiting_job, 1)] {
         let row = job_row(&cluster, job).await;

@@ -13,7 +13,7 @@ use ekphrasis_models::device::{DeviceChoice, compute_dtype};
 use ekphrasis_models::eval::clap::Clap;
 use ekphrasis_models::falcon_rw::FalconRw;
 use ekphrasis_models::musicgen::MusicGen;
-use ekphrasis_models::pipeline::{Models, Pipeline};
+use ekphrasis_models::pipeline::{Models, Pipeline, needs};
 use ekphrasis_shared::domain::Variant;
 use sha2::{Digest, Sha256};
 
@@ -246,6 +246,28 @@ impl ModelDirs {
         revisions
     }
 
+    /// These roles less those `variants` never run: BLIP when none composes from the caption,
+    /// Falcon when none from a description, the base MusicGen when each has its own tuned one,
+    /// the tuned MusicGens of other variants. (Revisions are read from `self`, not from this.)
+    pub fn needed_by(&self, variants: &[Variant]) -> ModelDirs {
+        let mut dirs = self.clone();
+        let (caption, description) = variants
+            .iter()
+            .map(|v| needs(*v))
+            .fold((false, false), |(c, d), (vc, vd)| (c || vc, d || vd));
+        if !caption {
+            dirs.blip = None;
+        }
+        if !description {
+            dirs.falcon = None;
+        }
+        dirs.tuned.retain(|(variant, _)| variants.contains(variant));
+        if variants.iter().all(|v| dirs.tuned_for(*v).is_some()) {
+            dirs.musicgen = None;
+        }
+        dirs
+    }
+
     /// Loads every role given into a pipeline.
     pub fn load(&self, options: &LoadOptions) -> anyhow::Result<Pipeline> {
         let device = options.device.open()?;
@@ -373,6 +395,10 @@ impl ModelSource for ModelDirs {
         ModelDirs::load(self, options)
     }
 
+    fn load_for(&self, options: &LoadOptions, variants: &[Variant]) -> anyhow::Result<Pipeline> {
+        self.needed_by(variants).load(options)
+    }
+
     fn load_judge(&self, options: &LoadOptions) -> anyhow::Result<Option<Clap>> {
         ModelDirs::load_judge(self, options)
     }
@@ -381,6 +407,55 @@ impl ModelSource for ModelDirs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_loads_only_what_its_variants_run() {
+        let all = ModelDirs {
+            labeller: LabellerSource::Clip("clip".into()),
+            blip: Some("blip".into()),
+            falcon: Some("falcon".into()),
+            musicgen: Some("musicgen".into()),
+            tuned: vec![
+                (Variant::Optimized, "optimized".into()),
+                (Variant::Lyrical, "lyrical".into()),
+            ],
+            clap: Some("clap".into()),
+        };
+        let roles = |dirs: ModelDirs| {
+            (
+                dirs.blip.is_some(),
+                dirs.falcon.is_some(),
+                dirs.musicgen.is_some(),
+                dirs.tuned.into_iter().map(|(v, _)| v).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            roles(all.needed_by(&[Variant::Emotive])),
+            (false, false, true, vec![])
+        );
+        assert_eq!(
+            roles(all.needed_by(&[Variant::Narrative, Variant::Emotive])),
+            (true, false, true, vec![])
+        );
+        // Each served variant has its own tuned MusicGen: the base one stays on disk.
+        assert_eq!(
+            roles(all.needed_by(&[Variant::Optimized, Variant::Lyrical])),
+            (
+                true,
+                true,
+                false,
+                vec![Variant::Optimized, Variant::Lyrical]
+            )
+        );
+        assert_eq!(
+            roles(all.needed_by(&[Variant::Lyrical, Variant::Emotive])),
+            (true, true, true, vec![Variant::Lyrical])
+        );
+        assert_eq!(all.needed_by(&Variant::ALL), all);
+        // The labeller and CLAP are always loaded.
+        let emotive = all.needed_by(&[Variant::Emotive]);
+        assert_eq!((emotive.labeller, emotive.clap), (all.labeller, all.clap));
+    }
 
     #[test]
     fn a_cached_snapshot_is_named_by_its_commit() {

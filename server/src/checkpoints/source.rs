@@ -25,13 +25,20 @@ pub trait ModelSource: Send + Sync + 'static {
     /// One copy of the chain's models (called once a worker, on its thread).
     fn load(&self, options: &LoadOptions) -> anyhow::Result<Pipeline>;
 
+    /// One copy of only the models `variants` need (a worker serving some variants); every
+    /// model unless a source knows better.
+    fn load_for(&self, options: &LoadOptions, variants: &[Variant]) -> anyhow::Result<Pipeline> {
+        let _ = variants;
+        self.load(options)
+    }
+
     /// CLAP, which judges each finished track, when there is one.
     fn load_judge(&self, options: &LoadOptions) -> anyhow::Result<Option<Clap>>;
 }
 
 /// A source that offers only some of the variants its models can run (`--variants`): the same
-/// models and revisions (so its tracks are keyed as any other worker's with those models), fewer
-/// variants and composers.
+/// revisions (so its tracks are keyed as any other worker's with those models), fewer variants
+/// and composers, and only the models those variants run loaded.
 pub struct Serving<S> {
     models: S,
     only: Vec<Variant>,
@@ -81,7 +88,7 @@ impl<S: ModelSource> ModelSource for Serving<S> {
     }
 
     fn load(&self, options: &LoadOptions) -> anyhow::Result<Pipeline> {
-        self.models.load(options)
+        self.models.load_for(options, &self.only)
     }
 
     fn load_judge(&self, options: &LoadOptions) -> anyhow::Result<Option<Clap>> {

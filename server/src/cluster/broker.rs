@@ -100,6 +100,21 @@ impl Broker {
 
     async fn ensure_streams(&self) -> anyhow::Result<()> {
         let js = &self.jetstream;
+        // The queue's capacity is the cluster's, set by whichever process set up last: say so
+        // when this one changes what another set.
+        if let Ok(mut jobs) = js.get_stream(subjects::JOBS_STREAM).await
+            && let Ok(info) = jobs.info().await
+        {
+            let wanted = self.options.queue_capacity.max(1) as i64;
+            if info.config.max_messages != wanted {
+                tracing::warn!(
+                    was = info.config.max_messages,
+                    now = wanted,
+                    "this process changes the cluster's queue capacity (--queue-capacity): give \
+                     every web node and worker the same"
+                );
+            }
+        }
         js.create_or_update_stream(stream::Config {
             name: subjects::JOBS_STREAM.into(),
             subjects: vec![subjects::JOBS_ALL.into()],
@@ -145,6 +160,17 @@ impl Broker {
             .get_stream(subjects::JOBS_STREAM)
             .await
             .context("the submissions' stream")?;
+        if let Ok(info) = stream.consumer_info(&name).await
+            && info.config.ack_wait != self.options.ack_wait
+        {
+            tracing::warn!(
+                consumer = %name,
+                was_s = info.config.ack_wait.as_secs(),
+                now_s = self.options.ack_wait.as_secs(),
+                "this worker changes how long a silent job is kept (--ack-wait-secs): give every \
+                 worker the same"
+            );
+        }
         stream
             .create_consumer(consumer::pull::Config {
                 durable_name: Some(name.clone()),

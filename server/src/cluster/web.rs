@@ -245,7 +245,10 @@ impl JobBackend for ClusterJobs {
             let message = if info.variants.is_empty() {
                 "no worker is running: the cluster cannot make music until one starts".to_owned()
             } else if settings.variant == ekphrasis_shared::domain::Variant::Optimized {
-                ekphrasis_models::pipeline::no_fine_tuned_musicgen().to_string()
+                "no running worker serves the optimized variant: it needs a worker with a \
+                 fine-tuned MusicGen (`ekphrasis worker --optimized-musicgen DIR`); choose another \
+                 variant"
+                    .to_owned()
             } else {
                 format!(
                     "no running worker serves the {} variant",

@@ -15,7 +15,7 @@ use ekphrasis_models::eval::clap::Clap;
 use ekphrasis_models::eval::metrics::clap_score;
 use ekphrasis_models::falcon_rw::FalconRw;
 use ekphrasis_models::musicgen::{MusicGen, Sampling};
-use ekphrasis_models::pipeline::{self, Event, Models, Pipeline};
+use ekphrasis_models::pipeline::{self, Event, Models, Pipeline, needs};
 use ekphrasis_shared::api::ClapAlignment;
 use ekphrasis_shared::domain::{Stage, StageResult, Variant};
 use ekphrasis_shared::frame::f32_to_s16;
@@ -144,7 +144,7 @@ pub fn run(
     let loaded = models.load(&options).and_then(|mut pipeline| {
         let judge = models.load_judge(&options)?;
         let loaded_after = started.elapsed();
-        warm(&mut pipeline)?;
+        warm(&mut pipeline, &models.variants())?;
         tracing::info!(
             worker = index,
             load_s = loaded_after.as_secs_f64(),
@@ -181,20 +181,40 @@ pub fn run(
     tracing::debug!(worker = index, "worker stopped");
 }
 
-/// One pass through every model on a small image with a few tokens and frames, so the first real
-/// job does not pay for first-use costs (allocations, kernel loading on a GPU).
-fn warm(pipeline: &mut Pipeline) -> anyhow::Result<()> {
+/// One pass through every model the served `variants` run, on a small image with a few tokens
+/// and frames, so the first real job does not pay for first-use costs (allocations, kernel
+/// loading on a GPU). A variant is run only when it warms something the ones before did not (a
+/// stage or a composer).
+fn warm(pipeline: &mut Pipeline, variants: &[Variant]) -> anyhow::Result<()> {
     let image = DynamicImage::ImageRgb8(RgbImage::from_fn(64, 48, |x, y| {
         Rgb([(x * 4) as u8, (y * 5) as u8, 128])
     }));
-    let mut request = chain_request::build(Variant::Lyrical, 4, Sampling::Greedy, 3.0, 0, None);
-    request.caption.max_new_tokens = Some(2);
-    request.describe.max_new_tokens = 2;
     let cancel = AtomicBool::new(false);
-    if pipeline.models().musicgen.is_some() {
-        pipeline.run(&image, &request, &mut |_| {}, &cancel)?;
-    } else {
-        pipeline.describe(&image, &request, &mut |_| {}, &cancel)?;
+    let request = |variant| {
+        let mut request = chain_request::build(variant, 4, Sampling::Greedy, 3.0, 0, None);
+        request.caption.max_new_tokens = Some(2);
+        request.describe.max_new_tokens = 2;
+        request
+    };
+    // Most stages first, so one run warms them all.
+    let mut variants = variants.to_vec();
+    variants.sort_by_key(|v| std::cmp::Reverse(needs(*v)));
+    let (mut captioned, mut described) = (false, false);
+    let mut composers = Vec::new();
+    for variant in variants {
+        let composer = pipeline.models().is_tuned(variant).then_some(variant);
+        let (caption, description) = needs(variant);
+        if composers.contains(&composer) && (captioned || !caption) && (described || !description) {
+            continue;
+        }
+        pipeline.run(&image, &request(variant), &mut |_| {}, &cancel)?;
+        composers.push(composer);
+        captioned |= caption;
+        described |= description;
+    }
+    // A chain with no composer still warms what it has.
+    if composers.is_empty() && pipeline.models().blip.is_some() {
+        pipeline.describe(&image, &request(Variant::Lyrical), &mut |_| {}, &cancel)?;
     }
     Ok(())
 }
