@@ -15,7 +15,7 @@ use ekphrasis_models::image_prep::{ImageProcessorConfig, ProcessorKind};
 use ekphrasis_shared::domain::Emotion;
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 use common::{Fixture, copy_fixture, data_dir, max_abs, max_abs_diff};
 
@@ -29,10 +29,9 @@ fn fixture_dir() -> PathBuf {
     data_dir("blip-tiny")
 }
 
-impl Fixture {
-    fn ids(value: &Value) -> Vec<u32> {
-        serde_json::from_value(value.clone()).unwrap()
-    }
+/// Token ids as the fixture's JSON lists them.
+fn token_ids(value: &Value) -> Vec<u32> {
+    serde_json::from_value(value.clone()).unwrap()
 }
 
 fn model() -> Blip {
@@ -88,7 +87,7 @@ fn stepping_with_the_cache_equals_the_whole_sequence() {
     let fixture = Fixture::load(&fixture_dir());
     let mut blip = model();
     let embeds = blip.image_embeds(fixture.tensor("pixel_values")).unwrap();
-    let ids = Fixture::ids(&fixture.json["generate"]["greedy_prompt"]["sequence"]);
+    let ids = token_ids(&fixture.json["generate"]["greedy_prompt"]["sequence"]);
     let whole = blip.logits(&embeds, &ids).unwrap();
     let decoder = blip.text_decoder();
     let cross = decoder.cross_kv(&embeds).unwrap();
@@ -138,12 +137,8 @@ fn greedy_and_beam_search_give_transformers_ids_and_text() {
         let caption = blip
             .caption_pixels(pixels, prompt, &options, &no_cancel())
             .unwrap();
-        assert_eq!(
-            caption.prompt_ids,
-            Fixture::ids(&case["prompt_ids"]),
-            "{name}"
-        );
-        assert_eq!(caption.token_ids, Fixture::ids(&case["new_ids"]), "{name}");
+        assert_eq!(caption.prompt_ids, token_ids(&case["prompt_ids"]), "{name}");
+        assert_eq!(caption.token_ids, token_ids(&case["new_ids"]), "{name}");
         assert_eq!(caption.text, case["text"].as_str().unwrap(), "{name}");
         assert_eq!(
             caption.token_ids.last() == Some(&102),
@@ -159,7 +154,7 @@ fn prompts_are_tokenised_as_blip_hands_them_to_the_decoder() {
     let blip = model();
     for case in fixture.json["tokenizer_cases"].as_array().unwrap() {
         let text = case["text"].as_str().unwrap();
-        let want = Fixture::ids(&case["decoder_prompt_ids"]);
+        let want = token_ids(&case["decoder_prompt_ids"]);
         assert_eq!(blip.prompt_ids(Some(text)).unwrap(), want, "{text:?}");
     }
     assert_eq!(blip.prompt_ids(None).unwrap(), [30522]);
@@ -167,7 +162,7 @@ fn prompts_are_tokenised_as_blip_hands_them_to_the_decoder() {
     assert_eq!(
         blip.prompt_ids(Some(&emotion_prompt(Emotion::Sad)))
             .unwrap(),
-        Fixture::ids(&fixture.json["tokenizer_cases"][1]["decoder_prompt_ids"])
+        token_ids(&fixture.json["tokenizer_cases"][1]["decoder_prompt_ids"])
     );
 }
 
@@ -176,7 +171,7 @@ fn decoding_matches_the_processor() {
     let fixture = Fixture::load(&fixture_dir());
     let blip = model();
     for case in fixture.json["decode_cases"].as_array().unwrap() {
-        let ids = Fixture::ids(&case["ids"]);
+        let ids = token_ids(&case["ids"]);
         assert_eq!(blip.decode(&ids).unwrap(), case["text"].as_str().unwrap());
     }
 }
@@ -201,7 +196,7 @@ fn preprocessing_matches_the_processor_and_captions_the_image_end_to_end() {
             &no_cancel(),
         )
         .unwrap();
-    assert_eq!(caption.token_ids, Fixture::ids(&case["new_ids"]));
+    assert_eq!(caption.token_ids, token_ids(&case["new_ids"]));
     assert_eq!(caption.text, case["text"].as_str().unwrap());
 }
 
@@ -236,7 +231,7 @@ fn a_file_with_the_tied_head_stored_loads_the_same() {
     candle_core::safetensors::save(&tensors, &path).unwrap();
     let mut blip = Blip::load(dir.path(), &Device::Cpu, DType::F32).unwrap();
     let embeds = blip.image_embeds(fixture.tensor("pixel_values")).unwrap();
-    let ids = Fixture::ids(&fixture.json["generate"]["greedy_prompt"]["prompt_ids"]);
+    let ids = token_ids(&fixture.json["generate"]["greedy_prompt"]["prompt_ids"]);
     let logits = blip.logits(&embeds, &ids).unwrap();
     let diff = max_abs_diff(&logits, &fixture.tensor("logits").squeeze(0).unwrap());
     assert!(diff < TOLERANCE, "{diff}");
@@ -401,7 +396,7 @@ fn bf16_weights_run_the_same_code_within_bf16_precision() {
     let want = fixture.tensor("vision_last_hidden_state");
     let diff = max_abs_diff(&states, want) / max_abs(want);
     assert!(diff < BF16_RELATIVE, "vision in bf16, relative: {diff}");
-    let ids = Fixture::ids(&fixture.json["generate"]["greedy_prompt"]["prompt_ids"]);
+    let ids = token_ids(&fixture.json["generate"]["greedy_prompt"]["prompt_ids"]);
     let logits = blip.logits(&embeds, &ids).unwrap();
     let want = fixture.tensor("logits").squeeze(0).unwrap();
     let diff = max_abs_diff(&logits, &want) / max_abs(&want);

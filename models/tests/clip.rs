@@ -11,7 +11,7 @@ use ekphrasis_models::image_prep::{pixel_values, to_rgb};
 use ekphrasis_shared::domain::Emotion;
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 use common::{Fixture, copy_fixture, data_dir, expected_json, max_abs_diff};
 

@@ -17,7 +17,7 @@ use ekphrasis_models::random_weights::RandomWeights;
 use ekphrasis_shared::domain::Emotion;
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 use common::{data_dir, expected_json, expected_tensors, max_abs_diff};
 

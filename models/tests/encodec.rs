@@ -13,7 +13,7 @@ use ekphrasis_models::checkpoint::CheckpointDir;
 use ekphrasis_models::encodec::{Config, Decoder};
 use ekphrasis_models::encodec_stream::{StreamOptions, StreamingDecoder};
 
-mod common;
+use crate::common;
 
 use common::{expected, fixture_dir, max_abs_diff};
 

@@ -6,7 +6,7 @@
 use candle_core::{DType, Device, Tensor};
 use ekphrasis_models::musicgen::MusicGen;
 
-mod common;
+use crate::common;
 
 use common::{Fixture, data_dir, fixture_dir, max_abs, max_abs_diff};
 

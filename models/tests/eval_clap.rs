@@ -12,7 +12,7 @@ use ekphrasis_models::eval::clap::{Clap, bicubic};
 use ekphrasis_models::eval::metrics::clap_score::{clap_score, cosine};
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 use common::{Fixture, copy_fixture, data_dir, max_abs, max_abs_diff};
 

@@ -2,7 +2,7 @@
 //! against the fixtures `models/fixtures/make_panns_fixtures.py` made with panns-inference,
 //! torchlibrosa, audioldm_eval and numpy (`models/tests/data/panns`).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

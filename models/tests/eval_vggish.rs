@@ -14,7 +14,7 @@ use ekphrasis_models::eval::vggish::frontend::{self, Examples};
 use ekphrasis_models::eval::vggish::{Vggish, resampy};
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 use common::{data_dir, expected_json, expected_tensors};
 

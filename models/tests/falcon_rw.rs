@@ -17,7 +17,7 @@ use ekphrasis_models::falcon_rw::{
 use ekphrasis_shared::domain::Emotion;
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 use common::{Fixture, copy_fixture, data_dir, max_abs, max_abs_diff};
 

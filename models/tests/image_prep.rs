@@ -11,7 +11,7 @@ use ekphrasis_models::image_prep::{
     ImageProcessorConfig, ProcessorKind, ResizeBackend, pixel_values, to_rgb,
 };
 
-mod common;
+use crate::common;
 
 use common::{Fixture, data_dir, max_abs_diff};
 

@@ -8,7 +8,7 @@ use ekphrasis_models::Error;
 use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Quantization, Sampling, Window};
 use serde_json::Value;
 
-mod common;
+use crate::common;
 
 use common::{Fixture, data_dir, fixture_dir, max_abs, max_abs_diff};
 

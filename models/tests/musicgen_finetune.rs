@@ -10,7 +10,7 @@ use ekphrasis_models::musicgen::finetune::{
     Freeze, TrainableMusicGen, codebook_cross_entropy, decoder_inputs, delay_labels,
 };
 
-mod common;
+use crate::common;
 
 use common::{Fixture, data_dir, fixture_dir, max_abs, max_abs_diff};
 

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use candle_core::{DType, Device, Tensor};
 use ekphrasis_models::musicgen::{GenerateOptions, MusicGen, Sampling, Window};
 
-mod common;
+use crate::common;
 
 use common::{Fixture, data_dir, max_abs, max_abs_diff};
 

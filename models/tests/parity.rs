@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use candle_core::{DType, Device};
 use ekphrasis_models::parity::{self, Check, Measured, Tolerance};
 
-mod common;
+use crate::common;
 
 fn run(dtype: DType) -> Vec<Check> {
     let fixtures = common::data_dir("");

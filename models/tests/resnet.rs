@@ -10,7 +10,7 @@ use ekphrasis_models::checkpoint::CheckpointDir;
 use ekphrasis_models::emotion::resnet::{ResNet, ResNetConfig, resnet_prefix};
 use ekphrasis_models::image_prep::ProcessorKind;
 
-mod common;
+use crate::common;
 
 use common::{copy_fixture, data_dir, expected_tensors, max_abs};
 

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use candle_core::{Device, Tensor};
 
-mod common;
+use crate::common;
 
 use common::{BIN, error_line, text};
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-mod common;
+use crate::common;
 
 fn ekphrasis(args: &[&str], hf_home: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ekphrasis"))

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use image::{Rgb, RgbImage};
 
-mod common;
+use crate::common;
 
 use common::{BIN, error_line, text};
 

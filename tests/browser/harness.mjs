@@ -82,7 +82,9 @@ export async function newContext(browser, options = {}) {
 export async function openPage(browser, url, viewport = { width: 1280, height: 900 }) {
   const context = await newContext(browser, { viewport });
   const page = await context.newPage();
-  page.once('close', () => context.close());
+  // The page closed by a test takes its context along; the browser closing after the tests
+  // closes both anyway (so that close's failure is no error).
+  page.once('close', () => context.close().catch(() => {}));
   const errors = [];
   page.on('pageerror', (err) => errors.push(String(err)));
   await page.goto(url);

@@ -11,7 +11,7 @@ use crate::tools::{Need, Tools};
 pub fn run(server_args: &[String]) -> anyhow::Result<()> {
     let root = crate::root();
     let tools = Tools::ensure(Need::Build)?;
-    tools.build_app()?;
+    tools.build_app(None)?;
     cmd::run(
         Command::new("cargo")
             .args(["build", "--release", "-p", "ekphrasis-server"])

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
 use crate::cmd;
+use crate::lint::Lint;
 
 /// Trunk, the wasm app bundler.
 const TRUNK_VERSION: &str = "0.21.14";
@@ -79,17 +80,20 @@ impl Tools {
     }
 
     /// Builds the web app in release mode into `dist/`.
-    pub fn build_app(&self) -> anyhow::Result<()> {
+    pub fn build_app(&self, lint: Option<&Lint>) -> anyhow::Result<()> {
         let root = crate::root();
         // Trunk runs cargo offline: make sure every crate is downloaded first.
         cmd::run(Command::new("cargo").arg("fetch").current_dir(&root))?;
-        cmd::run(
-            Command::new(&self.trunk)
-                .args(["build", "--release"])
-                .current_dir(&root)
-                .env("PATH", self.path_env()?)
-                .env("TRUNK_OFFLINE", "true"),
-        )
+        let mut trunk = Command::new(&self.trunk);
+        trunk
+            .args(["build", "--release"])
+            .current_dir(&root)
+            .env("PATH", self.path_env()?)
+            .env("TRUNK_OFFLINE", "true");
+        if let Some(lint) = lint {
+            lint.apply(&mut trunk);
+        }
+        cmd::run(&mut trunk)
     }
 }
 

@@ -2,7 +2,7 @@
 //! `models/fixtures/` (their `expected.safetensors` and `expected.json` computed by transformers
 //! or PyTorch), copying a fixture to edit it, and tensor comparison.
 
-// Each test binary uses only some of these.
+// Each test file uses only some of these.
 #![allow(dead_code)]
 
 use std::collections::HashMap;

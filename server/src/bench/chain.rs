@@ -1,9 +1,12 @@
 //! `ekphrasis bench chain`: the whole chain at full size with random weights built from the
-//! published configs (no download), through the same `Pipeline::run` as `ekphrasis generate`:
-//! for each of the paper's variants, each stage's seconds, the time to the first audio chunk, the
-//! whole time, and peak memory ([`super::full_size`] builds the models). With random weights
-//! Falcon-RW's words are noise, so its description falls back, after generating every token.
+//! published configs (no download), or from a model folder (`--models`), through the same
+//! `Pipeline::run` as `ekphrasis generate`: for each of the paper's variants, each stage's
+//! seconds, the time to the first audio chunk, the whole time, and peak memory
+//! ([`super::full_size`] builds the random models, [`super::folder`] loads a folder's). With
+//! random weights Falcon-RW's words are noise, so its description falls back, after generating
+//! every token.
 
+use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -16,7 +19,8 @@ use ekphrasis_models::musicgen::{GenerateOptions, Quantization, Sampling};
 use ekphrasis_models::pipeline::{Event, Pipeline, Request};
 use ekphrasis_shared::domain::{Stage, Variant};
 
-use super::{full_size, peak_rss_gib};
+use super::{folder, full_size, peak_rss_gib};
+use crate::checkpoints::model_set::LoadOptions;
 use crate::checkpoints::quantize::QuantizeChoice;
 
 /// Flags of `ekphrasis bench chain`.
@@ -38,23 +42,45 @@ pub struct BenchChainArgs {
     /// Measure one variant (emotive, narrative, lyrical, optimized) instead of all four.
     #[arg(long, value_parser = crate::commands::common::values::parse_variant)]
     pub variant: Option<Variant>,
+    /// Time the models of this folder (as `ekphrasis models tiny` writes it: `emotion/` or
+    /// `clip/`, `blip/`, `falcon/`, `musicgen/`) instead of random full-size weights; the
+    /// optimized variant composes with a second copy of its MusicGen.
+    #[arg(long)]
+    pub models: Option<PathBuf>,
 }
 
 /// Runs the benchmark.
 pub fn run(args: BenchChainArgs) -> anyhow::Result<()> {
-    let device = args.device.parse::<DeviceChoice>()?.open()?;
+    let device_choice = args.device.parse::<DeviceChoice>()?;
+    let device = device_choice.open()?;
     let dtype = compute_dtype(&device);
     let variants = args.variant.map_or(Variant::ALL.to_vec(), |v| vec![v]);
-    println!(
-        "The chain, full size, random weights from the published configs, {}, {dtype:?}",
-        kind_name(&device)
-    );
+    let timed = match &args.models {
+        Some(dir) => format!("The chain from {}", dir.display()),
+        None => "The chain, full size, random weights from the published configs".to_owned(),
+    };
+    println!("{timed}, {}, {dtype:?}", kind_name(&device));
     let started = Instant::now();
     let quantize = args
         .quantize
         .map_or(QuantizeChoice::Off, QuantizeChoice::Every);
-    let models = full_size::models(&variants, &device, quantize)?;
-    row("building weights", started.elapsed());
+    let mut pipeline = match &args.models {
+        Some(dir) => {
+            let options = LoadOptions {
+                device: device_choice,
+                quantize,
+            };
+            let pipeline = folder::chain(dir, &variants, &options)?;
+            row("loading weights", started.elapsed());
+            pipeline
+        }
+        None => {
+            let models = full_size::models(&variants, &device, quantize)?;
+            row("building weights", started.elapsed());
+            Pipeline::new(models)
+        }
+    };
+    let models = pipeline.models();
     let composer = models
         .musicgen
         .as_ref()
@@ -62,7 +88,6 @@ pub fn run(args: BenchChainArgs) -> anyhow::Result<()> {
     let composer = composer.context("no variant to compose")?;
     let frame_rate = composer.config().audio_encoder.frame_rate();
     let sample_rate = composer.sample_rate() as f64;
-    let mut pipeline = Pipeline::new(models);
 
     let mut request = Request {
         variant: Variant::Lyrical,

@@ -1,20 +1,22 @@
 //! `ekphrasis bench compose`: MusicGen-small's speed with random full-size weights built from
-//! the published config (no download): decoder steps per second, real-time factor, time to the
-//! first streamed audio chunk and peak memory; optionally beside transformers on the same
-//! config, step count and machine. Figures, not pass/fail.
+//! the published config (no download), or a checkpoint folder's (`--model`): decoder steps per
+//! second, real-time factor, time to the first streamed audio chunk and peak memory; optionally
+//! beside transformers on the same config, step count and machine (random weights only).
+//! Figures, not pass/fail.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use candle_core::{DType, Device};
 use clap::Args;
 use ekphrasis_models::device::{DeviceChoice, compute_dtype, kind_name};
 use ekphrasis_models::encodec_stream::{StreamOptions, StreamingDecoder};
 use ekphrasis_models::musicgen::{Config, GenerateOptions, MusicGen, Quantization, Sampling};
 
-use super::{argmax, log_softmax_at, peak_rss_gib};
+use super::{argmax, folder, log_softmax_at, peak_rss_gib};
 
 /// Flags of `ekphrasis bench compose`.
 #[derive(Debug, Args)]
@@ -25,6 +27,10 @@ pub struct BenchComposeArgs {
     /// Text tokens in the (random) prompt.
     #[arg(long, default_value_t = 12)]
     pub text_tokens: usize,
+    /// Time this MusicGen checkpoint folder (Hugging Face layout: facebook/musicgen-small, or
+    /// the `musicgen/` of `ekphrasis models tiny`) instead of random full-size weights.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, env = "EKPHRASIS_DEVICE", default_value = "auto")]
     pub device: String,
@@ -35,7 +41,8 @@ pub struct BenchComposeArgs {
     /// varies from minute to minute), each run's steps/s listed beside them.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub runs: u32,
-    /// Also run transformers' MusicGen with this Python (which has torch and transformers).
+    /// Also run transformers' MusicGen with this Python (which has torch and transformers), on
+    /// random weights at the published size (not with `--model`).
     #[arg(long)]
     pub reference_python: Option<PathBuf>,
     /// The transformers script.
@@ -45,12 +52,29 @@ pub struct BenchComposeArgs {
 
 /// Runs the benchmark.
 pub fn run(args: BenchComposeArgs) -> anyhow::Result<()> {
+    if let (Some(model), Some(_)) = (&args.model, &args.reference_python) {
+        anyhow::bail!(
+            "--reference-python times transformers at the published size with random weights, \
+             not {}: leave out one of --model and --reference-python",
+            model.display()
+        );
+    }
     let device = args.device.parse::<DeviceChoice>()?.open()?;
     let dtype = compute_dtype(&device);
-    let config = Config::musicgen_small();
+    let started = Instant::now();
+    let mut musicgen = build(args.model.as_deref(), &device, dtype)?;
+    if let Some(quantization) = args.quantize {
+        musicgen.quantize_decoder(quantization)?;
+    }
+    let setup_time = started.elapsed();
+    let config = musicgen.config().clone();
     let frame_rate = config.audio_encoder.frame_rate();
     let frames = (args.seconds * frame_rate as f64).round().max(1.0) as usize;
-    let tokens: Vec<u32> = (0..args.text_tokens as u32).map(|i| 100 + 37 * i).collect();
+    // Ids valid in any vocabulary (the published one's are unchanged by the modulo).
+    let vocab = config.text_encoder.vocab_size as u32;
+    let tokens: Vec<u32> = (0..args.text_tokens as u32)
+        .map(|i| (100 + 37 * i) % vocab)
+        .collect();
     let options = GenerateOptions {
         frames,
         guidance: 3.0,
@@ -58,24 +82,23 @@ pub fn run(args: BenchComposeArgs) -> anyhow::Result<()> {
         seed: 1,
         ..GenerateOptions::default()
     };
-
-    let started = Instant::now();
-    let mut musicgen = MusicGen::random(config, 0, &device, dtype)?;
-    if let Some(quantization) = args.quantize {
-        musicgen.quantize_decoder(quantization)?;
-    }
-    let build = started.elapsed();
     let weights = match args.quantize {
         Some(q) => format!("decoder {q:?}, the rest {dtype:?}"),
         None => format!("{dtype:?}"),
     };
     let device_name = kind_name(&device);
-    println!("MusicGen-small, random weights from the published config, {device_name}, {weights}");
-    println!(
-        "  {:<36}{:>10.1} s",
-        "building weights",
-        build.as_secs_f64()
-    );
+    let (timed, setup) = match &args.model {
+        Some(dir) => (
+            format!("MusicGen from {}", dir.display()),
+            "loading weights",
+        ),
+        None => (
+            "MusicGen-small, random weights from the published config".to_owned(),
+            "building weights",
+        ),
+    };
+    println!("{timed}, {device_name}, {weights}");
+    println!("  {:<36}{:>10.1} s", setup, setup_time.as_secs_f64());
     let mut runs = (0..args.runs)
         .map(|_| measure(&mut musicgen, &tokens, &options))
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -97,7 +120,7 @@ pub fn run(args: BenchComposeArgs) -> anyhow::Result<()> {
 
     if args.quantize.is_some() {
         println!("quality against the f32 decoder (teacher-forced on the f32 model's choices):");
-        let mut reference = MusicGen::random(Config::musicgen_small(), 0, &device, dtype)?;
+        let mut reference = build(args.model.as_deref(), &device, dtype)?;
         let codes = reference.generate_from_tokens(
             &tokens,
             &options_one_window(&options, &reference),
@@ -122,7 +145,7 @@ pub fn run(args: BenchComposeArgs) -> anyhow::Result<()> {
     }
 
     if let Some(python) = &args.reference_python {
-        let steps = frames + Config::musicgen_small().decoder.num_codebooks - 1;
+        let steps = frames + config.decoder.num_codebooks - 1;
         println!("transformers on the same config, steps and machine:");
         let output = Command::new(python)
             .arg(&args.reference_script)
@@ -156,6 +179,19 @@ pub fn run(args: BenchComposeArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The MusicGen timed: the checkpoint in `model`, else random weights at the published size.
+fn build(model: Option<&Path>, device: &Device, dtype: DType) -> anyhow::Result<MusicGen> {
+    match model {
+        Some(dir) => folder::musicgen(dir, device, dtype),
+        None => Ok(MusicGen::random(
+            Config::musicgen_small(),
+            0,
+            device,
+            dtype,
+        )?),
+    }
 }
 
 /// The options limited to one window, so teacher forcing sees exactly what was generated.

@@ -1,18 +1,21 @@
 //! `ekphrasis bench`: speed and memory figures, printed (not pass/fail), one module a
 //! benchmark, and what they share (peak memory, comparing logits) here.
 //!
-//! - [`compose`]: MusicGen-small, steps per second, time to first audio, the quantized decoders'
-//!   quality cost; beside transformers when asked.
+//! - [`compose`]: MusicGen-small (or a checkpoint folder), steps per second, time to first
+//!   audio, the quantized decoders' quality cost; beside transformers when asked.
 //! - [`enhance`]: Falcon-RW-1B description speed.
 //! - [`caption`]: BLIP-large captioning speed.
 //! - [`emotion`]: the emotion labellers, seconds per image and feature-caching throughput.
-//! - [`chain`]: the whole chain at full size, each stage and the time to first audio.
+//! - [`chain`]: the whole chain at full size (or a model folder's), each stage and the time to
+//!   first audio.
 //! - [`server`]: the server's job runtime per variant, time to first audio and to a stored track.
 //! - [`cluster`]: the scale-out cluster with 1, 2, 4… workers: pieces a minute, time to first
 //!   audio, and the broker's added latency per frame.
-//! - [`train`]: MusicGen fine-tuning steps per second and the arithmetic of the paper's step.
+//! - [`train`]: MusicGen fine-tuning steps per second (random full size or a checkpoint folder)
+//!   and the arithmetic of the paper's step.
 //! - [`eval`]: the metrics' listening models, seconds per minute of audio.
 //! - [`full_size`]: the chain's models at full size with random weights (chain, server).
+//! - [`folder`]: the models from folders instead (`--model`, `--models`: compose, chain, train).
 
 use clap::Subcommand;
 
@@ -23,6 +26,7 @@ pub mod compose;
 pub mod emotion;
 pub mod enhance;
 pub mod eval;
+pub mod folder;
 pub mod full_size;
 pub mod server;
 pub mod train;

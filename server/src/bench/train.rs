@@ -1,11 +1,13 @@
 //! `ekphrasis bench train`: how fast MusicGen-small fine-tunes here, with random full-size weights
-//! built from the published config (no download): optimizer steps per second, decoder tokens per
-//! second and peak memory for a batch of clips, plus the arithmetic of one step as the paper ran
-//! it (16 clips of 30 s), so a user can size a GPU run. Figures, not pass/fail.
+//! built from the published config (no download), or a checkpoint folder's (`--model`, loaded as
+//! `ekphrasis train musicgen` loads it): optimizer steps per second, decoder tokens per second and
+//! peak memory for a batch of clips, plus the arithmetic of one step of MusicGen-small as the
+//! paper ran it (16 clips of 30 s), so a user can size a GPU run. Figures, not pass/fail.
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Device, Tensor};
 use clap::Args;
 use ekphrasis_models::device::{DeviceChoice, kind_name};
 use ekphrasis_models::musicgen::Config;
@@ -15,7 +17,7 @@ use ekphrasis_models::musicgen::finetune::{
 };
 use ekphrasis_models::random_weights::RandomWeights;
 
-use super::peak_rss_gib;
+use super::{folder, peak_rss_gib};
 
 /// Flags of `ekphrasis bench train`.
 #[derive(Debug, Args)]
@@ -41,6 +43,10 @@ pub struct BenchTrainArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, env = "EKPHRASIS_DEVICE", default_value = "auto")]
     pub device: String,
+    /// Train this MusicGen checkpoint folder (Hugging Face layout: facebook/musicgen-small, or
+    /// the `musicgen/` of `ekphrasis models tiny`) instead of random full-size weights.
+    #[arg(long)]
+    pub model: Option<PathBuf>,
 }
 
 /// The floating-point operations of one training step (forward and backward, about three times
@@ -76,17 +82,12 @@ pub fn run(args: BenchTrainArgs) -> anyhow::Result<()> {
         anyhow::bail!("--batch-size, --steps and --seconds must be positive");
     }
     let device = args.device.parse::<DeviceChoice>()?.open()?;
-    let config = Config::musicgen_small();
-    let frames = (args.seconds * config.audio_encoder.frame_rate() as f64).round() as usize;
     let started = Instant::now();
-    let vb = RandomWeights::new(0).var_builder(DType::F32, &device);
-    let mut model = TrainableMusicGen::new(
-        &config,
-        Freeze {
-            layers: args.freeze_layers,
-        },
-        vb,
-    )?;
+    let freeze = Freeze {
+        layers: args.freeze_layers,
+    };
+    let (config, mut model) = build(args.model.as_deref(), freeze, &device)?;
+    let frames = (args.seconds * config.audio_encoder.frame_rate() as f64).round() as usize;
     model.seed_dropout(0)?;
     model.set_recompute(!args.full_graph);
     let trainable: usize = model
@@ -94,20 +95,23 @@ pub fn run(args: BenchTrainArgs) -> anyhow::Result<()> {
         .iter()
         .map(|(_, v)| v.as_tensor().elem_count())
         .sum();
-    println!(
-        "MusicGen-small fine-tuning, random weights from the published config, {}, f32, {}",
-        kind_name(&device),
-        if args.full_graph {
-            "whole graph"
-        } else {
-            "layers recomputed"
-        }
-    );
-    println!(
-        "  {:<40}{:>10.1} s",
-        "building weights",
-        started.elapsed().as_secs_f64()
-    );
+    let (timed, setup) = match &args.model {
+        Some(dir) => (
+            format!("MusicGen fine-tuning from {}", dir.display()),
+            "loading weights",
+        ),
+        None => (
+            "MusicGen-small fine-tuning, random weights from the published config".to_owned(),
+            "building weights",
+        ),
+    };
+    let graph = if args.full_graph {
+        "whole graph"
+    } else {
+        "layers recomputed"
+    };
+    println!("{timed}, {}, f32, {graph}", kind_name(&device));
+    println!("  {:<40}{:>10.1} s", setup, started.elapsed().as_secs_f64());
     println!("  {:<40}{:>10}", "trained weights", trainable);
     let vocab = config.decoder.vocab_size as u32;
     let examples: Vec<Example> = (0..args.batch_size)
@@ -185,8 +189,8 @@ pub fn run(args: BenchTrainArgs) -> anyhow::Result<()> {
         "peak memory (RSS)",
         peak_rss_gib().unwrap_or(f64::NAN)
     );
-    let paper = step_flops(&config, 16, 1500, args.text_tokens);
-    println!("one step as the paper ran it (16 clips of 30 s):");
+    let paper = step_flops(&Config::musicgen_small(), 16, 1500, args.text_tokens);
+    println!("one step of MusicGen-small as the paper ran it (16 clips of 30 s):");
     println!("  {:<40}{:>10.2e}", "floating-point operations", paper);
     println!(
         "  {:<40}{:>10.1}",
@@ -194,6 +198,23 @@ pub fn run(args: BenchTrainArgs) -> anyhow::Result<()> {
         paper / (flops / seconds)
     );
     Ok(())
+}
+
+/// The model trained: the checkpoint in `model`, else random weights at the published size.
+fn build(
+    model: Option<&Path>,
+    freeze: Freeze,
+    device: &Device,
+) -> anyhow::Result<(Config, TrainableMusicGen)> {
+    match model {
+        Some(dir) => folder::trainable_musicgen(dir, freeze, device),
+        None => {
+            let config = Config::musicgen_small();
+            let vb = RandomWeights::new(0).var_builder(DType::F32, device);
+            let model = TrainableMusicGen::new(&config, freeze, vb)?;
+            Ok((config, model))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! What the command-line tests share: the binary, the model fixtures made by the scripts in
 //! `models/fixtures/` (with their `expected.json`), and reading a run's JSON line or error line.
 
-// Each test binary uses only some of these.
+// Each test file uses only some of these.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

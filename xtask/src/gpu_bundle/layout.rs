@@ -1,6 +1,6 @@
 //! The bundle's folder: `bin/ekphrasis.xz` (stripped, compressed), `cuda-libraries.txt` (what it
-//! loads, read from its ELF header), `fixtures/` (what `ekphrasis parity` reads), `run.sh` and `README.md`;
-//! and its size, part by part.
+//! loads, read from its ELF header; empty for a CPU build), `fixtures/` (what `ekphrasis parity`
+//! reads), `run.sh` and `README.md`; and its size, part by part.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -26,8 +26,40 @@ const SKIPPED_EXTENSIONS: &[&str] = &["png", "jpg", "md"];
 const RUN_SH: &str = include_str!("run.sh");
 const README: &str = include_str!("README.md");
 
+/// What the packed binary must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    /// The `cuda` build made here: it must name the pinned toolkit's libraries.
+    Cuda,
+    /// A binary given with `--binary`: a `cuda` build, or a CPU build that names none.
+    Given,
+}
+
+/// How hard xz works on the binary (`run.sh` unpacks either).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// `xz -6`: the smallest bundle, to carry (a minute for 85 MiB on two cores).
+    Small,
+    /// `xz -1`: ten times faster, about a fifth larger; for a bundle only checked here.
+    Fast,
+}
+
+impl Compression {
+    fn xz_level(self) -> &'static str {
+        match self {
+            Compression::Small => "-6",
+            Compression::Fast => "-1",
+        }
+    }
+}
+
 /// Writes the bundle into `out` (replacing an earlier bundle there) around `binary`.
-pub fn write(out: &Path, binary: &Path) -> anyhow::Result<()> {
+pub fn write(
+    out: &Path,
+    binary: &Path,
+    build: Build,
+    compression: Compression,
+) -> anyhow::Result<()> {
     if out.exists() {
         let is_bundle = out.join("run.sh").is_file() && out.join("bin").is_dir();
         if !is_bundle && std::fs::read_dir(out)?.next().is_some() {
@@ -42,10 +74,14 @@ pub fn write(out: &Path, binary: &Path) -> anyhow::Result<()> {
     let exe = out.join("bin").join("ekphrasis");
     std::fs::copy(binary, &exe).with_context(|| format!("copying {}", binary.display()))?;
     cmd::run(Command::new("strip").arg("--strip-all").arg(&exe))?;
-    std::fs::write(out.join("cuda-libraries.txt"), cuda_libraries(&exe)?)?;
+    std::fs::write(out.join("cuda-libraries.txt"), cuda_libraries(&exe, build)?)?;
     // Stripped it is still 86 MiB (candle's PTX, its GGUF kernels' machine code, every
-    // dependency); xz makes it 14 MiB, and run.sh unpacks it for each run.
-    cmd::run(Command::new("xz").args(["-6", "--threads=0"]).arg(&exe))?;
+    // dependency); xz -6 makes it 14 MiB, and run.sh unpacks it for each run.
+    cmd::run(
+        Command::new("xz")
+            .args([compression.xz_level(), "--threads=0"])
+            .arg(&exe),
+    )?;
 
     let data = crate::root().join("models").join("tests").join("data");
     for (set, folders) in FIXTURES {
@@ -82,14 +118,15 @@ pub fn sizes(out: &Path) -> anyhow::Result<Vec<(String, u64)>> {
 
 /// The CUDA libraries the binary names (`NEEDED`), besides the driver's `libcuda.so.1`: one a
 /// line. Each must be one the toolkit pins, whose versions the GPU machine must offer.
-fn cuda_libraries(exe: &Path) -> anyhow::Result<String> {
+fn cuda_libraries(exe: &Path, build: Build) -> anyhow::Result<String> {
     let header = cmd::output(Command::new("readelf").arg("--dynamic").arg(exe))
         .context("readelf (binutils) could not read the binary")?;
-    needed_cuda_libraries(&header).with_context(|| format!("{}", exe.display()))
+    needed_cuda_libraries(&header, build).with_context(|| format!("{}", exe.display()))
 }
 
-/// The CUDA libraries among the `NEEDED` entries of `readelf --dynamic`'s output.
-fn needed_cuda_libraries(readelf: &str) -> anyhow::Result<String> {
+/// The CUDA libraries among the `NEEDED` entries of `readelf --dynamic`'s output; none only
+/// for a [`Build::Given`] binary.
+fn needed_cuda_libraries(readelf: &str, build: Build) -> anyhow::Result<String> {
     let mut text = String::new();
     for line in readelf.lines().filter(|l| l.contains("(NEEDED)")) {
         let Some(name) = line.split('[').nth(1).and_then(|r| r.split(']').next()) else {
@@ -105,7 +142,7 @@ fn needed_cuda_libraries(readelf: &str) -> anyhow::Result<String> {
         text.push_str(name);
         text.push('\n');
     }
-    if text.is_empty() {
+    if text.is_empty() && build == Build::Cuda {
         bail!("the binary needs no CUDA library: not a cuda build");
     }
     Ok(text)
@@ -152,13 +189,17 @@ mod tests {
  0x0000000000000001 (NEEDED)             Shared library: [libstdc++.so.6]
  0x0000000000000001 (NEEDED)             Shared library: [libnvrtc.so.13]
  0x000000000000000e (SONAME)             Library soname: [libcurand.so.10]";
-        assert_eq!(
-            needed_cuda_libraries(readelf).unwrap(),
-            "libcublas.so.13\nlibnvrtc.so.13\n"
-        );
-        let foreign = " 0x01 (NEEDED)             Shared library: [libcublas.so.12]";
-        assert!(needed_cuda_libraries(foreign).is_err());
+        for build in [Build::Cuda, Build::Given] {
+            assert_eq!(
+                needed_cuda_libraries(readelf, build).unwrap(),
+                "libcublas.so.13\nlibnvrtc.so.13\n"
+            );
+            let foreign = " 0x01 (NEEDED)             Shared library: [libcublas.so.12]";
+            assert!(needed_cuda_libraries(foreign, build).is_err());
+        }
+        // A CPU build is packed only when given (`--binary`), with an empty list.
         let cpu_only = " 0x01 (NEEDED)             Shared library: [libc.so.6]";
-        assert!(needed_cuda_libraries(cpu_only).is_err());
+        assert!(needed_cuda_libraries(cpu_only, Build::Cuda).is_err());
+        assert_eq!(needed_cuda_libraries(cpu_only, Build::Given).unwrap(), "");
     }
 }

@@ -7,12 +7,13 @@
 #
 #   ./run.sh [--device cuda|cuda:N|cpu] [--quick] [--results DIR]
 #
-#   --quick    small settings (1-2 s of music, 4 description tokens): the CPU check in CI
+#   --quick    the tiny models of `ekphrasis models tiny` instead of full-size random weights,
+#              small settings (1-2 s of music, 4 description tokens): the CPU check in CI
 #   --results  where each step's full output goes (default: results/ beside this script)
 #
-# CUDA libraries: those cuda-libraries.txt names, found in the pip packages (site-packages/
-# nvidia/...) of this machine's PyTorch: `python3`, or $PYTHON. EKPHRASIS_CUDA_LIBS (folders,
-# colon-separated) replaces that search. libcuda.so.1 comes from the NVIDIA driver.
+# CUDA libraries: those cuda-libraries.txt names (none for a CPU build), found in the pip packages
+# (site-packages/nvidia/...) of this machine's PyTorch: `python3`, or $PYTHON. EKPHRASIS_CUDA_LIBS
+# (folders, colon-separated) replaces that search. libcuda.so.1 comes from the NVIDIA driver.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
     --device) device=${2:?--device needs a value}; shift 2 ;;
     --quick) quick=1; shift ;;
     --results) results=${2:?--results needs a folder}; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -76,7 +77,11 @@ print(":".join(folders))
 PY
 }
 
-if [ -n "${EKPHRASIS_CUDA_LIBS:-}" ]; then
+if [ ! -s "$here/cuda-libraries.txt" ]; then
+  # A CPU build (`cargo xtask gpu-bundle --binary`, as `cargo xtask test` packs it) needs none.
+  libraries=""
+  library_source="none needed: a CPU build"
+elif [ -n "${EKPHRASIS_CUDA_LIBS:-}" ]; then
   libraries=$EKPHRASIS_CUDA_LIBS
   library_source="EKPHRASIS_CUDA_LIBS"
 else
@@ -92,8 +97,8 @@ if ! version=$("$bin" --version 2>"$results/loader.log"); then
   exit 3
 fi
 
-echo "$version, --device $device$([ "$quick" = 1 ] && echo ', quick')"
-echo "CUDA libraries ($library_source): ${libraries:-none found}"
+echo "$version, --device $device$([ "$quick" = 1 ] && echo ', quick, the tiny models')"
+echo "CUDA libraries ($library_source): ${libraries:-none}"
 if command -v nvidia-smi >/dev/null 2>&1; then
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null |
     sed 's/^/GPU: /'
@@ -101,12 +106,16 @@ fi
 
 # --- the steps ----------------------------------------------------------------------------------
 if [ "$quick" = 1 ]; then
-  short=1 long=2 chain_flags=(--seconds 1 --description-tokens 4) limit=900
+  short=1 long=2 chain_flags=(--seconds 1 --description-tokens 4) limit=300
   train_flags=(--seconds 1 --steps 1)
+  # The tiny models (written below), so that even a debug build checks every step in seconds.
+  tiny=$work/tiny musicgen_model=(--model "$work/tiny/musicgen") chain_models=(--models "$work/tiny")
 else
   short=5 long=30 chain_flags=() limit=0
   # The paper's step: 16 clips of 30 s (does it fit the GPU, and how long does it take?).
   train_flags=(--seconds 30 --batch-size 16 --steps 2)
+  # Full-size random weights built from the published configs.
+  tiny="" musicgen_model=() chain_models=()
 fi
 failures=0
 steps=()
@@ -138,10 +147,11 @@ step() {
 fixtures=$here/fixtures
 step parity-f32 60 parity --fixtures "$fixtures" --device "$device" --dtype f32 --format tsv
 step parity-bf16 60 parity --fixtures "$fixtures" --device "$device" --dtype bf16 --format tsv
-step "compose-${short}s" 90 bench compose --device "$device" --seconds "$short"
-step "compose-${long}s" 120 bench compose --device "$device" --seconds "$long"
-step chain 150 bench chain --device "$device" "${chain_flags[@]}"
-step train 90 bench train --device "$device" "${train_flags[@]}"
+[ -n "$tiny" ] && step tiny-models 60 models tiny --out "$tiny"
+step "compose-${short}s" 90 bench compose --device "$device" --seconds "$short" "${musicgen_model[@]}"
+step "compose-${long}s" 120 bench compose --device "$device" --seconds "$long" "${musicgen_model[@]}"
+step chain 150 bench chain --device "$device" "${chain_flags[@]}" "${chain_models[@]}"
+step train 90 bench train --device "$device" "${train_flags[@]}" "${musicgen_model[@]}"
 
 # --- one table ----------------------------------------------------------------------------------
 # value FILE LABEL: the first word after LABEL on its line in FILE ("?" when absent).
@@ -150,6 +160,13 @@ value() {
       split(substr($0, index($0, label) + length(label)), words, " ")
       print words[1]; found = 1; exit
     } END { if (!found) print "?" }' "$1" 2>/dev/null || echo "?"
+}
+# setup FILE: the seconds to build the random weights, or (--quick) to load the tiny ones.
+setup() {
+  local seconds
+  seconds=$(value "$1" "building weights")
+  [ "$seconds" = "?" ] && seconds=$(value "$1" "loading weights")
+  echo "$seconds"
 }
 
 echo
@@ -166,14 +183,14 @@ for seconds in "$short" "$long"; do
   echo "| compose ${seconds} s | decoder steps/s (guidance 3) | $(value "$log" "decoder steps/s (guidance 3)") | | |"
   echo "| compose ${seconds} s | time to first audio chunk | $(value "$log" "time to first audio chunk") s | | |"
   echo "| compose ${seconds} s | real-time factor (time / audio) | $(value "$log" "real-time factor (time / audio)") | | |"
-  echo "| compose ${seconds} s | building weights | $(value "$log" "building weights") s | | |"
+  echo "| compose ${seconds} s | building (--quick: loading) weights | $(setup "$log") s | | |"
 done
 awk '/^Summary/ { summary = 1; next }
   summary && $1 ~ /^(emotive|narrative|lyrical|optimized)$/ {
     first = ($2 == "-") ? "-" : $2 " s"; whole = ($2 == "-") ? $3 : $4
     printf "| chain | %s: time to first audio, whole chain | %s, %s s | | |\n", $1, first, whole
   }' "$results/chain.out" 2>/dev/null
-echo "| chain | building weights (all four models) | $(value "$results/chain.out" "building weights") s | | |"
+echo "| chain | building (--quick: loading) weights, all four models | $(setup "$results/chain.out") s | | |"
 log=$results/train.out
 echo "| train | ${train_flags[*]}: seconds a step | $(value "$log" "seconds a step") | | |"
 echo "| train | decoder positions/s | $(value "$log" "decoder positions/s") | | |"
