@@ -84,6 +84,8 @@ impl AppState {
                     metrics.clone(),
                     shutdown.clone(),
                     Duration::from_secs(config.resume_grace_secs),
+                    (config.unserved_wait_secs > 0)
+                        .then(|| Duration::from_secs(config.unserved_wait_secs)),
                 )
                 .await;
                 (store, gallery, Arc::new(jobs.clone()), Some(jobs))

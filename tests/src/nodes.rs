@@ -58,6 +58,11 @@ pub fn binary() -> PathBuf {
 impl Node {
     /// Starts a web node.
     pub fn web(shared: &Shared, name: &str) -> Self {
+        Self::web_with(shared, name, &[])
+    }
+
+    /// Starts a web node as [`Node::web`] does, with `flags` added.
+    pub fn web_with(shared: &Shared, name: &str, flags: &[&str]) -> Self {
         let data = tempfile::tempdir().expect("a temporary folder");
         let dist = data.path().join("dist");
         std::fs::create_dir_all(&dist).expect("a dist folder");
@@ -69,7 +74,8 @@ impl Node {
             .arg("--static-dir")
             .arg(&dist)
             .arg("--gallery")
-            .arg(crate::server::repository_gallery());
+            .arg(crate::server::repository_gallery())
+            .args(flags);
         Self::start(command, shared, name, data, "listening on http://")
     }
 

@@ -919,3 +919,61 @@ async fn workers_take_only_the_variants_they_serve_and_others_are_refused() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pieces_no_live_worker_serves_are_withdrawn_and_their_clients_told() {
+    let cluster = Cluster::new(8);
+    let web = Node::web_with(&cluster.shared, "web-a", &["--unserved-wait-secs", "3"]);
+    let mut lyrical = cluster.worker_serving("worker-lyrical", "lyrical");
+    wait_for_workers(&web, 1).await;
+    let image = upload(&web.url("")).await;
+    // One piece running and one waiting when the only lyrical worker stops for good.
+    let mut running = WsClient::handshake(&web.ws_url()).await;
+    running
+        .send(&ClientMsg::Generate(request_in(
+            Variant::Lyrical,
+            &image,
+            8.0,
+            50,
+        )))
+        .await;
+    let (running_job, _) = until_first_audio(&mut running).await;
+    let mut waiting = WsClient::handshake(&web.ws_url()).await;
+    waiting
+        .send(&ClientMsg::Generate(request_in(
+            Variant::Lyrical,
+            &image,
+            1.0,
+            51,
+        )))
+        .await;
+    let waiting_job = match waiting.recv().await {
+        Received::Msg(ServerMsg::Accepted {
+            job, position: 1, ..
+        }) => job,
+        other => panic!("expected accepted at place 1, got {other:?}"),
+    };
+    lyrical.terminate();
+    let (running_rest, waiting_rest) = tokio::join!(
+        running.collect_job_within(Duration::from_secs(60)),
+        waiting.collect_job_within(Duration::from_secs(60)),
+    );
+    for (job, rest) in [(running_job, running_rest), (waiting_job, waiting_rest)] {
+        match rest.last() {
+            ServerMsg::Error {
+                code,
+                message,
+                job: Some(of),
+            } => {
+                assert_eq!((*code, *of), (ErrorCode::ModelsUnavailable, job));
+                assert!(
+                    message.contains("lyrical") && message.contains("withdrawn"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected piece {job} withdrawn, got {other:?}"),
+        }
+        // Out of the cluster: taken from the queue, its row ended.
+        assert_eq!(job_row(&cluster, job).await.state, JobState::Cancelled);
+    }
+}

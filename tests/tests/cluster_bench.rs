@@ -2,7 +2,7 @@
 //! database and S3 prefix): it exits 0, prints its table with a row per worker count and the
 //! broker's latency, and leaves none of its web nodes or workers running. Ignored (it starts
 //! a cluster of processes per worker count and takes a minute or more); run it with
-//! `cargo test -p ekphrasis-e2e --test e2e cluster_bench -- --ignored --nocapture`.
+//! `cargo test --workspace --test e2e cluster_bench -- --ignored --nocapture`.
 //!
 //! It runs `--workers 1,2 --pieces 4`; `EKPHRASIS_BENCH_CLUSTER` replaces those flags (e.g.
 //! `"--workers 1,2,4 --pieces 8"`), and `EKPHRASIS_BIN` names another binary (a release build)

@@ -14,6 +14,7 @@ use anyhow::Context;
 use async_nats::jetstream::consumer;
 use async_nats::jetstream::message::PublishMessage;
 use async_trait::async_trait;
+use ekphrasis_shared::domain::Variant;
 use ekphrasis_shared::{ErrorCode, ImageId, ImageRef, JobId, ServerMsg, Settings};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -54,12 +55,15 @@ struct Inner {
     leaving: CancellationToken,
     /// How long a detached job waits for its client, and a finished one may still be resumed.
     grace: Duration,
+    /// How long a job waits while no live worker serves its variant before it is withdrawn
+    /// (`None`: however long it takes).
+    unserved_wait: Option<Duration>,
 }
 
 impl ClusterJobs {
     /// A web node's runtime over a connected broker and the shared store. When `leaving` is
     /// cancelled (the node shuts down), the jobs its sessions follow are not cancelled. A job
-    /// whose client went away waits `grace` for it.
+    /// whose client went away waits `grace` for it; one no live worker serves, `unserved_wait`.
     pub async fn start(
         broker: Broker,
         store: Store,
@@ -67,6 +71,7 @@ impl ClusterJobs {
         metrics: Metrics,
         leaving: CancellationToken,
         grace: Duration,
+        unserved_wait: Option<Duration>,
     ) -> Self {
         let stop = CancellationToken::new();
         let roster = Roster::watch(broker.clone(), stop.clone()).await;
@@ -86,6 +91,7 @@ impl ClusterJobs {
                 stop,
                 leaving,
                 grace,
+                unserved_wait,
             }),
         }
     }
@@ -150,6 +156,7 @@ impl ClusterJobs {
     async fn follow(
         &self,
         job: JobId,
+        variant: Variant,
         from_frame: u32,
         position: u32,
     ) -> Result<(JobHandle, Arc<ClusterStop>), Refusal> {
@@ -167,6 +174,8 @@ impl ClusterJobs {
         tokio::spawn(answer_claims(Arc::clone(&stopper)));
         let relay = Relay {
             job,
+            variant,
+            unserved_since: None,
             from_frame,
             position,
             stopper: Arc::clone(&stopper),
@@ -244,7 +253,7 @@ impl JobBackend for ClusterJobs {
         if !info.variants.contains(&settings.variant) {
             let message = if info.variants.is_empty() {
                 "no worker is running: the cluster cannot make music until one starts".to_owned()
-            } else if settings.variant == ekphrasis_shared::domain::Variant::Optimized {
+            } else if settings.variant == Variant::Optimized {
                 "no running worker serves the optimized variant: it needs a worker with a \
                  fine-tuned MusicGen (`ekphrasis worker --optimized-musicgen DIR`); choose another \
                  variant"
@@ -277,7 +286,7 @@ impl JobBackend for ClusterJobs {
             .await
             .map_err(|e| database_failed(&e))?;
         // Following starts before the submission, so no message of it can be missed.
-        let (mut handle, stop) = self.follow(job, 0, 1).await?;
+        let (mut handle, stop) = self.follow(job, settings.variant, 0, 1).await?;
         let submission = Submission {
             job,
             describe: kind == JobKind::Describe,
@@ -349,7 +358,9 @@ impl JobBackend for ClusterJobs {
             JobState::Queued => 1,
             _ => 0,
         };
-        let (handle, stop) = self.follow(job, from_frame, position).await?;
+        let (handle, stop) = self
+            .follow(job, row.settings.variant, from_frame, position)
+            .await?;
         if let Some(seq) = row.queue_seq {
             stop.queue_seq.store(seq, Ordering::SeqCst);
         }
@@ -557,6 +568,9 @@ async fn cancel(job: JobId, seq: u64, inner: &Inner) -> anyhow::Result<()> {
 /// Forwards one job's output from the broker to a session.
 struct Relay {
     job: JobId,
+    variant: Variant,
+    /// Since when no live worker has served the job's variant.
+    unserved_since: Option<tokio::time::Instant>,
     from_frame: u32,
     position: u32,
     stopper: Arc<ClusterStop>,
@@ -570,8 +584,13 @@ impl Relay {
         loop {
             let message = tokio::select! {
                 () = self.to_session.closed() => return self.session_gone(),
-                _ = places.tick(), if !started => {
-                    self.tell_place().await;
+                _ = places.tick() => {
+                    if !started {
+                        self.tell_place().await;
+                    }
+                    if self.unserved_too_long() {
+                        return self.withdraw();
+                    }
                     continue;
                 }
                 message = output.next() => message,
@@ -650,6 +669,48 @@ impl Relay {
                 position,
             }));
         }
+    }
+
+    /// Whether no live worker has served the job's variant for the node's `unserved_wait`
+    /// (its last worker stopped, or died and its card lapsed): the job would wait forever.
+    fn unserved_too_long(&mut self) -> bool {
+        let Some(limit) = self.stopper.inner.unserved_wait else {
+            return false;
+        };
+        if self
+            .stopper
+            .inner
+            .roster
+            .info()
+            .variants
+            .contains(&self.variant)
+        {
+            self.unserved_since = None;
+            return false;
+        }
+        let since = *self
+            .unserved_since
+            .get_or_insert_with(tokio::time::Instant::now);
+        since.elapsed() >= limit
+    }
+
+    /// Takes the job out of the cluster (as a cancel does) and tells the session why.
+    fn withdraw(&self) {
+        let limit = self.stopper.inner.unserved_wait.unwrap_or_default();
+        tracing::warn!(job = %self.job, variant = %self.variant, "no worker serves it: withdrawn");
+        self.stopper.cancel();
+        self.stopper.ended.store(true, Ordering::SeqCst);
+        self.stopper.let_go.cancel();
+        let _ = self.to_session.send(Outgoing::Message(ServerMsg::Error {
+            code: ErrorCode::ModelsUnavailable,
+            message: format!(
+                "no running worker has served the {} variant for {} s, so this piece was \
+                 withdrawn; try again later or choose another variant",
+                self.variant.as_str(),
+                limit.as_secs()
+            ),
+            job: Some(self.job),
+        }));
     }
 
     fn fail(&self, message: &str) {

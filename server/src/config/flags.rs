@@ -80,6 +80,10 @@ pub struct ServeArgs {
     /// once [default: 30].
     #[arg(long, env = "EKPHRASIS_RESUME_GRACE_SECS")]
     pub resume_grace_secs: Option<u64>,
+    /// In a cluster (web nodes): seconds a piece waits while no live worker serves its variant
+    /// before it is withdrawn and its client told; 0 waits however long it takes [default: 120].
+    #[arg(long, env = "EKPHRASIS_UNSERVED_WAIT_SECS")]
+    pub unserved_wait_secs: Option<u64>,
     /// The address people reach this server at, for share-link previews
     /// [default: from each request's Host header].
     #[arg(long, env = "EKPHRASIS_PUBLIC_URL")]
@@ -184,6 +188,10 @@ impl ServeArgs {
                 .resume_grace_secs
                 .or(file.resume_grace_secs)
                 .unwrap_or(defaults.resume_grace_secs),
+            unserved_wait_secs: self
+                .unserved_wait_secs
+                .or(file.unserved_wait_secs)
+                .unwrap_or(defaults.unserved_wait_secs),
             public_url: self
                 .public_url
                 .or(file.public_url)

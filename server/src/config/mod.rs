@@ -66,6 +66,10 @@ pub struct ServeConfig {
     /// Seconds a job whose WebSocket closed (without `cancel`) goes on for its client to
     /// `resume` it, and a finished job's output is kept for one; 0 cancels at once.
     pub resume_grace_secs: u64,
+    /// In a cluster, seconds a piece waits while no live worker serves its variant (its last
+    /// worker stopped) before a web node withdraws it and tells its client; 0 waits however
+    /// long it takes.
+    pub unserved_wait_secs: u64,
     /// The address people reach the server at (`https://music.example.org`), for the absolute
     /// links of share previews; by default taken from each request's Host header.
     pub public_url: Option<String>,
@@ -130,6 +134,9 @@ impl ServeConfig {
     pub const DEFAULT_JOB_TIMEOUT_SECS: u64 = 900;
     /// Default grace for a job whose client went away: [`crate::jobs::RESUME_GRACE`].
     pub const DEFAULT_RESUME_GRACE_SECS: u64 = crate::jobs::RESUME_GRACE.as_secs();
+    /// Default wait for a worker serving a piece's variant: two minutes (a worker restarting
+    /// takes less).
+    pub const DEFAULT_UNSERVED_WAIT_SECS: u64 = 120;
     /// Default connection cap.
     pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
     /// Default client timeout: 20 seconds.
@@ -158,6 +165,7 @@ impl ServeConfig {
             queue_capacity: Self::DEFAULT_QUEUE_CAPACITY,
             job_timeout_secs: Self::DEFAULT_JOB_TIMEOUT_SECS,
             resume_grace_secs: Self::DEFAULT_RESUME_GRACE_SECS,
+            unserved_wait_secs: Self::DEFAULT_UNSERVED_WAIT_SECS,
             public_url: None,
             allowed_origins: Vec::new(),
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
@@ -233,6 +241,12 @@ impl ServeConfig {
             return Err(ConfigError::Invalid(format!(
                 "resume_grace_secs must be at most 3600 (an hour), got {}",
                 self.resume_grace_secs
+            )));
+        }
+        if self.unserved_wait_secs > 86_400 {
+            return Err(ConfigError::Invalid(format!(
+                "unserved_wait_secs must be at most 86400 (a day), got {}",
+                self.unserved_wait_secs
             )));
         }
         if self.max_connections == 0 {

@@ -34,6 +34,7 @@ pub struct ConfigFile {
     pub queue_capacity: Option<usize>,
     pub job_timeout_secs: Option<u64>,
     pub resume_grace_secs: Option<u64>,
+    pub unserved_wait_secs: Option<u64>,
     pub public_url: Option<String>,
     /// `["https://museum.example.org", …]`, as `--allowed-origin` takes them.
     pub allowed_origin: Option<Vec<String>>,
