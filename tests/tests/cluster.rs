@@ -89,6 +89,27 @@ fn request_in(variant: Variant, image: &UploadedImage, seconds: f32, seed: u64) 
     request
 }
 
+/// Two clients on `web`: one whose piece (`running`, 6–8 s of music) has started to sound, and
+/// one whose piece waits behind it at place 1. Answers each client with its job.
+async fn one_running_one_waiting(
+    web: &Node,
+    running: GenerateRequest,
+    waiting: GenerateRequest,
+) -> ((WsClient, JobId), (WsClient, JobId)) {
+    let mut first = WsClient::handshake(&web.ws_url()).await;
+    first.send(&ClientMsg::Generate(running)).await;
+    let (running_job, _) = until_first_audio(&mut first).await;
+    let mut second = WsClient::handshake(&web.ws_url()).await;
+    second.send(&ClientMsg::Generate(waiting)).await;
+    let waiting_job = match second.recv().await {
+        Received::Msg(ServerMsg::Accepted {
+            job, position: 1, ..
+        }) => job,
+        other => panic!("expected accepted at place 1, got {other:?}"),
+    };
+    ((first, running_job), (second, waiting_job))
+}
+
 /// Waits until the web node sees `workers` live workers.
 async fn wait_for_workers(web: &Node, workers: usize) -> Health {
     wait_for_health(web, &format!("{workers} workers"), |health| {
@@ -547,21 +568,8 @@ async fn queued_jobs_survive_a_broker_restart() {
     let _worker = cluster.worker("worker-1");
     wait_for_workers(&web, 1).await;
     let image = upload(&web.url("")).await;
-    let mut running = WsClient::handshake(&web.ws_url()).await;
-    running
-        .send(&ClientMsg::Generate(request(&image, 6.0, 1)))
-        .await;
-    until_first_audio(&mut running).await;
-    let mut waiting = WsClient::handshake(&web.ws_url()).await;
-    waiting
-        .send(&ClientMsg::Generate(request(&image, 1.0, 2)))
-        .await;
-    let waiting_job = match waiting.recv().await {
-        Received::Msg(ServerMsg::Accepted {
-            job, position: 1, ..
-        }) => job,
-        other => panic!("expected accepted at place 1, got {other:?}"),
-    };
+    let ((mut running, _), (mut waiting, waiting_job)) =
+        one_running_one_waiting(&web, request(&image, 6.0, 1), request(&image, 1.0, 2)).await;
 
     servers.stop_nats();
     servers.start_nats();
@@ -868,31 +876,12 @@ async fn workers_take_only_the_variants_they_serve_and_others_are_refused() {
 
     // The only emotive worker restarts with one piece running and one waiting: both are made
     // once it is back, the running one again from its start.
-    let mut running = WsClient::handshake(&web.ws_url()).await;
-    running
-        .send(&ClientMsg::Generate(request_in(
-            Variant::Emotive,
-            &image,
-            8.0,
-            42,
-        )))
-        .await;
-    let (running_job, _) = until_first_audio(&mut running).await;
-    let mut waiting = WsClient::handshake(&web.ws_url()).await;
-    waiting
-        .send(&ClientMsg::Generate(request_in(
-            Variant::Emotive,
-            &image,
-            1.0,
-            43,
-        )))
-        .await;
-    let waiting_job = match waiting.recv().await {
-        Received::Msg(ServerMsg::Accepted {
-            job, position: 1, ..
-        }) => job,
-        other => panic!("expected accepted at place 1, got {other:?}"),
-    };
+    let ((mut running, running_job), (mut waiting, waiting_job)) = one_running_one_waiting(
+        &web,
+        request_in(Variant::Emotive, &image, 8.0, 42),
+        request_in(Variant::Emotive, &image, 1.0, 43),
+    )
+    .await;
     emotive.terminate();
     wait_for_health(&web, "no worker", |health| live_workers(health).is_empty()).await;
     assert_eq!(job_row(&cluster, waiting_job).await.state, JobState::Queued);
@@ -928,31 +917,12 @@ async fn pieces_no_live_worker_serves_are_withdrawn_and_their_clients_told() {
     wait_for_workers(&web, 1).await;
     let image = upload(&web.url("")).await;
     // One piece running and one waiting when the only lyrical worker stops for good.
-    let mut running = WsClient::handshake(&web.ws_url()).await;
-    running
-        .send(&ClientMsg::Generate(request_in(
-            Variant::Lyrical,
-            &image,
-            8.0,
-            50,
-        )))
-        .await;
-    let (running_job, _) = until_first_audio(&mut running).await;
-    let mut waiting = WsClient::handshake(&web.ws_url()).await;
-    waiting
-        .send(&ClientMsg::Generate(request_in(
-            Variant::Lyrical,
-            &image,
-            1.0,
-            51,
-        )))
-        .await;
-    let waiting_job = match waiting.recv().await {
-        Received::Msg(ServerMsg::Accepted {
-            job, position: 1, ..
-        }) => job,
-        other => panic!("expected accepted at place 1, got {other:?}"),
-    };
+    let ((mut running, running_job), (mut waiting, waiting_job)) = one_running_one_waiting(
+        &web,
+        request_in(Variant::Lyrical, &image, 8.0, 50),
+        request_in(Variant::Lyrical, &image, 1.0, 51),
+    )
+    .await;
     lyrical.terminate();
     let (running_rest, waiting_rest) = tokio::join!(
         running.collect_job_within(Duration::from_secs(60)),

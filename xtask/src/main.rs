@@ -23,6 +23,7 @@ mod lint;
 mod serve;
 mod summary;
 mod test;
+mod test_layout;
 mod tools;
 
 use std::path::PathBuf;
