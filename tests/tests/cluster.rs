@@ -544,7 +544,9 @@ async fn two_workers_racing_one_request_key_leave_one_track() {
     let cluster = Cluster::new(8);
     let (web_a, web_b) = (cluster.web("web-a"), cluster.web("web-b"));
     let _workers = (cluster.worker("worker-1"), cluster.worker("worker-2"));
+    // Each web node reads the workers' cards once a second: both must have seen them.
     wait_for_workers(&web_a, 2).await;
+    wait_for_workers(&web_b, 2).await;
     let image = upload(&web_a.url("")).await;
     let mut first = WsClient::handshake(&web_a.ws_url()).await;
     let mut second = WsClient::handshake(&web_b.ws_url()).await;
