@@ -602,7 +602,10 @@ impl Relay {
                     continue;
                 }
                 None => {
-                    self.fail("the broker stopped sending this piece; try again");
+                    self.end(
+                        ErrorCode::Internal,
+                        "the broker stopped sending this piece; try again".into(),
+                    );
                     return;
                 }
             };
@@ -699,26 +702,24 @@ impl Relay {
         let limit = self.stopper.inner.unserved_wait.unwrap_or_default();
         tracing::warn!(job = %self.job, variant = %self.variant, "no worker serves it: withdrawn");
         self.stopper.cancel();
-        self.stopper.ended.store(true, Ordering::SeqCst);
-        self.stopper.let_go.cancel();
-        let _ = self.to_session.send(Outgoing::Message(ServerMsg::Error {
-            code: ErrorCode::ModelsUnavailable,
-            message: format!(
+        self.end(
+            ErrorCode::ModelsUnavailable,
+            format!(
                 "no running worker has served the {} variant for {} s, so this piece was \
                  withdrawn; try again later or choose another variant",
                 self.variant.as_str(),
                 limit.as_secs()
             ),
-            job: Some(self.job),
-        }));
+        );
     }
 
-    fn fail(&self, message: &str) {
+    /// Ends the job for its session with an error.
+    fn end(&self, code: ErrorCode, message: String) {
         self.stopper.ended.store(true, Ordering::SeqCst);
         self.stopper.let_go.cancel();
         let _ = self.to_session.send(Outgoing::Message(ServerMsg::Error {
-            code: ErrorCode::Internal,
-            message: message.into(),
+            code,
+            message,
             job: Some(self.job),
         }));
     }
